@@ -1,0 +1,62 @@
+# Build and template checks of the SAM application (template.yaml).
+#
+# Included by the root Makefile; also works alone: `make -f deploy.mk check-template`.
+# `sam build` calls back into this file through the root Makefile (template.yaml:
+# BuildMethod makefile, ContextPath and WorkingDirectory "."), running
+# `make build-CancelCashoutFunction` with ARTIFACTS_DIR set.
+
+# This file's directory, taken before any later include changes MAKEFILE_LIST.
+DEPLOY_ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+TOOLS_VENV ?= $(DEPLOY_ROOT)/.venv-tools
+TOOLS_BIN := $(TOOLS_VENV)/bin
+TOOLS_PYTHON ?= python3
+SAM := $(TOOLS_BIN)/sam
+
+# The Lambda platform the dependencies are installed for: must match Runtime and
+# Architectures in template.yaml (python3.13, arm64). pip downloads wheels for it,
+# so neither Docker nor a local Python 3.13 is needed.
+LAMBDA_PYTHON_VERSION ?= 3.13
+LAMBDA_PLATFORM ?= manylinux2014_aarch64
+BUILD_PYTHON ?= python3
+
+# sam validate needs a region but no credentials; the template is region-agnostic.
+TEMPLATE_CHECK_REGION ?= us-east-1
+
+# No usage telemetry from sam during builds and checks.
+export SAM_CLI_TELEMETRY = 0
+
+.PHONY: tools-venv sam-build check-template build-CancelCashoutFunction
+
+## tools-venv: create .venv-tools (sam, cfn-lint, checkov) from requirements-tools.txt
+tools-venv: $(TOOLS_VENV)/.installed
+
+$(TOOLS_VENV)/.installed: $(DEPLOY_ROOT)/requirements-tools.txt
+	$(TOOLS_PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+## sam-build: sam build into .aws-sam/build (what `sam deploy` uploads)
+sam-build: tools-venv
+	cd $(DEPLOY_ROOT) && $(SAM) build
+
+## check-template: sam validate --lint, cfn-lint, checkov and a throwaway sam build; fails on any finding
+check-template: tools-venv
+	cd $(DEPLOY_ROOT) && $(SAM) validate --lint --region $(TEMPLATE_CHECK_REGION) --template-file template.yaml
+	cd $(DEPLOY_ROOT) && $(TOOLS_BIN)/cfn-lint template.yaml
+	cd $(DEPLOY_ROOT) && $(TOOLS_BIN)/checkov --quiet --compact --framework cloudformation \
+		--file template.yaml --skip-download
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		cd $(DEPLOY_ROOT) && $(SAM) build --build-dir "$$tmp/build" --cache-dir "$$tmp/cache" && \
+		test -f "$$tmp/build/CancelCashoutFunction/cashout_cancel/handler.py"
+
+# Called by `sam build` (never directly): the function package plus its pinned
+# runtime dependencies, as wheels for the Lambda platform, into ARTIFACTS_DIR.
+build-CancelCashoutFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: run sam build" >&2; exit 1; }
+	$(BUILD_PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
+		--platform $(LAMBDA_PLATFORM) --implementation cp \
+		--python-version $(LAMBDA_PYTHON_VERSION) --only-binary=:all: \
+		--target "$(ARTIFACTS_DIR)" -r $(DEPLOY_ROOT)/requirements.txt
+	cp -R $(DEPLOY_ROOT)/src/cashout_cancel "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)/cashout_cancel" -depth -name __pycache__ -exec rm -rf {} +

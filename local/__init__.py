@@ -1,0 +1,1 @@
+"""Local tools outside the deployed package: the D24 sandbox, the demo, the local API, the bench."""

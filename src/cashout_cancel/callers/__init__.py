@@ -1,0 +1,46 @@
+"""Caller adapters: each turns one kind of Lambda event into a domain request and the domain
+result back into that caller's shape. Nothing deeper than this package knows who called."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..outcomes import CancelResult, Outcome
+from ..validation import CancelRequest, InvalidRequest
+
+
+class Caller(Protocol):
+    """One kind of caller: API Gateway, EventBridge or a direct invoke."""
+
+    name: str
+
+    def correlation_id(self, event: Any) -> str | None:
+        """The id that ties this invocation's logs together, when the event carries one."""
+
+    def to_request(self, event: Any) -> CancelRequest | CancelResult:
+        """The validated request, or the result that refuses it (nothing is sent to D24 then)."""
+
+    def respond(self, result: CancelResult, correlation_id: str | None) -> Any:
+        """The result in the caller's shape (may raise, for EventBridge retries)."""
+
+
+def refusal(problem: InvalidRequest) -> CancelResult:
+    """The 400 answer for an invalid request, echoing the fields that were valid."""
+    return CancelResult(
+        Outcome.INVALID_REQUEST,
+        cashout_id=problem.cashout_id,
+        external_id=problem.external_id,
+        message=f"Invalid request: {problem.message}",
+    )
+
+
+def recognise(event: Any) -> Caller:
+    """The adapter for this event's caller, told apart by the keys each source always sends."""
+    from . import api_gateway, direct, eventbridge
+
+    if isinstance(event, dict):
+        if "detail-type" in event and "detail" in event:
+            return eventbridge.CALLER
+        if "requestContext" in event and ("httpMethod" in event or "routeKey" in event):
+            return api_gateway.CALLER
+    return direct.CALLER

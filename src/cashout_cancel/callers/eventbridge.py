@@ -1,0 +1,50 @@
+"""EventBridge rules: `Cashout Cancel Requested` events whose detail is the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+
+from ..errors import RetryableFailure
+from ..outcomes import CancelResult
+from ..validation import CancelRequest, InvalidRequest, parse_request
+from . import refusal
+
+DETAIL_TYPE = "Cashout Cancel Requested"
+
+
+class EventBridgeCaller:
+    """An event-driven cancel: failures >= 500 raise so Lambda retries, then dead-letters."""
+
+    name = "eventbridge"
+
+    def correlation_id(self, event: Any) -> str | None:
+        """The EventBridge event id."""
+        event_id = event.get("id")
+        return event_id if isinstance(event_id, str) else None
+
+    def to_request(self, event: Any) -> CancelRequest | CancelResult:
+        """Accept only our detail-type; validate the detail."""
+        bridge_event = EventBridgeEvent(event)
+        if bridge_event.detail_type != DETAIL_TYPE:
+            # A rule that forwards too much must not cancel anything.
+            return refusal(InvalidRequest(f"detail-type must be '{DETAIL_TYPE}'"))
+        detail = bridge_event.get("detail")
+        if not isinstance(detail, dict):
+            return refusal(
+                InvalidRequest("detail must be a JSON object with cashout_id and external_id")
+            )
+        try:
+            return parse_request(detail)
+        except InvalidRequest as problem:
+            return refusal(problem)
+
+    def respond(self, result: CancelResult, correlation_id: str | None) -> dict[str, Any]:
+        """Return 2xx/4xx results (the on-success destination records them); raise the rest."""
+        if result.status_code >= 500:
+            raise RetryableFailure(result.status_code, result.outcome.value, correlation_id)
+        return result.to_dict()
+
+
+CALLER = EventBridgeCaller()

@@ -1,0 +1,69 @@
+"""Logger, Metrics and Tracer: created once per container, here and nowhere else."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .outcomes import CancelResult
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cashout-cancel"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CashoutCancel"
+LATENCY_METRIC = "UpstreamLatency"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+# botocore logs whole responses at DEBUG, GetSecretValue's included: whatever the root logger's
+# level (Lambda's log-level controls can lower it), these libraries never log below WARNING.
+for _name in ("botocore", "boto3", "urllib3", "requests"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def tracing_enabled(environ: Any = os.environ) -> bool:
+    """Tracing runs only in Lambda and unless POWERTOOLS_TRACE_DISABLED says otherwise."""
+    disabled = environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower()
+    if disabled in ("1", "true", "yes", "on"):
+        return False
+    local = environ.get("AWS_SAM_LOCAL") or environ.get("AWS_CHALICE_CLI_MODE")
+    return bool(environ.get("LAMBDA_TASK_ROOT")) and not local
+
+
+def traced(handler: Handler) -> Handler:
+    """Wrap the handler with Powertools Tracer, importing the X-Ray SDK only when tracing is on."""
+    if not tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    tracer = Tracer(service=SERVICE)  # patches botocore and requests: D24 calls become subsegments
+    return tracer.capture_lambda_handler(handler, capture_response=False)  # type: ignore[return-value]
+
+
+def record_latency(milliseconds: float) -> None:
+    """One D24 attempt's latency, as the UpstreamLatency metric."""
+    metrics.add_metric(name=LATENCY_METRIC, unit=MetricUnit.Milliseconds, value=milliseconds)
+
+
+def record_result(result: CancelResult, caller: str, duration_ms: float) -> None:
+    """The result line (outcome, cashout_id) and the per-outcome metric."""
+    metrics.add_metric(name=result.outcome.value, unit=MetricUnit.Count, value=1)
+    log = logger.error if result.status_code >= 500 else logger.info
+    log(
+        "cancel finished",
+        extra={
+            "caller": caller,
+            "cashout_id": result.cashout_id,
+            "outcome": result.outcome.value,
+            "status_code": result.status_code,
+            "cashout_status": result.status.code if result.status else None,
+            "upstream": result.upstream.to_dict() if result.upstream else None,
+            "duration_ms": round(duration_ms, 1),
+        },
+    )

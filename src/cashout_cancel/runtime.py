@@ -1,0 +1,90 @@
+"""What the function builds once per container and reuses across warm invocations: settings,
+the HTTP session, the Secrets Manager client, the credential cache, the D24 client."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from .cancel import CancelService
+from .credentials import CredentialStore
+from .d24_client import D24Client, new_session
+from .observability import record_latency
+from .retry import RetryPolicy
+from .settings import ENV_NAMES, Settings, load_settings
+
+_lock = threading.Lock()
+_session = None  # requests.Session, shared across settings changes
+_secrets_client: Any = None
+_built: tuple[tuple[str | None, ...], Settings, CancelService] | None = None
+
+
+def _environment_key() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in ENV_NAMES)
+
+
+def settings() -> Settings:
+    """The validated settings (raises ConfigurationError)."""
+    return _current()[1]
+
+
+def service() -> CancelService:
+    """The cancel use case, wired to its D24 client and credential store."""
+    return _current()[2]
+
+
+def _current() -> tuple[tuple[str | None, ...], Settings, CancelService]:
+    # Re-reading a few variables costs microseconds and means a changed environment (a test, a
+    # local script) is never served stale settings; in Lambda the key never changes.
+    key = _environment_key()
+    built = _built
+    if built is not None and built[0] == key:
+        return built
+    with _lock:
+        if _built is not None and _built[0] == key:
+            return _built
+        return _build(key)
+
+
+def _build(key: tuple[str | None, ...]) -> tuple[tuple[str | None, ...], Settings, CancelService]:
+    global _built
+    current = load_settings()
+    client = D24Client(
+        current.base_url,
+        http_session(),
+        connect_timeout=current.connect_timeout,
+        read_timeout=current.read_timeout,
+        policy=RetryPolicy(current.max_attempts, current.backoff_base, current.backoff_max),
+        on_latency=record_latency,
+    )
+    store = CredentialStore(current.secret_id, secrets_client, current.secret_ttl)
+    _built = (key, current, CancelService(client, store, status_reserve=current.read_timeout))
+    return _built
+
+
+def http_session() -> Any:
+    """The one keep-alive session to D24."""
+    global _session
+    if _session is None:
+        _session = new_session()
+    return _session
+
+
+def secrets_client() -> Any:
+    """The one Secrets Manager client, created on first use."""
+    global _secrets_client
+    if _secrets_client is None:
+        import boto3  # deferred: invalid requests are answered without paying for boto3
+
+        _secrets_client = boto3.client("secretsmanager")
+    return _secrets_client
+
+
+def reset() -> None:
+    """Forget everything built (tests; SnapStart restore uses `after_restore` instead)."""
+    global _session, _secrets_client, _built
+    with _lock:
+        if _session is not None:
+            _session.close()
+        _session, _secrets_client, _built = None, None, None

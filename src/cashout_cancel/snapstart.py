@@ -1,0 +1,40 @@
+"""Lambda SnapStart hooks. Before the snapshot: import and build what is expensive, but never
+fetch the secret into it. After restore: new jitter seed, no pooled connections inherited from the
+snapshot, and the secret loads lazily on first use."""
+
+from __future__ import annotations
+
+import contextlib
+
+from . import retry, runtime
+from .errors import ConfigurationError
+
+
+def before_snapshot() -> None:
+    """Warm imports and build settings, session and Secrets Manager client (no secret read)."""
+    runtime.secrets_client()
+    # A misconfiguration is answered per invocation as CONFIGURATION_ERROR; nothing to warm then.
+    with contextlib.suppress(ConfigurationError):
+        runtime.service()
+
+
+def after_restore() -> None:
+    """Make this restored copy independent of every other copy of the snapshot."""
+    retry.reseed_jitter()
+    session = runtime.http_session()
+    # Connections in the snapshot point at sockets that no longer exist (or that every restored
+    # copy would share): drop them, keep the session and its adapters.
+    for adapter in session.adapters.values():
+        adapter.close()
+    with contextlib.suppress(ConfigurationError):
+        runtime.service().clear_credentials()
+
+
+def register() -> None:
+    """Register the hooks with the runtime's snapshot_restore_py, when it is there."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:  # not running under SnapStart (or not in Lambda): nothing to hook
+        return
+    register_before_snapshot(before_snapshot)
+    register_after_restore(after_restore)

@@ -1,0 +1,84 @@
+"""Validation of untrusted input into one domain request (CONTRACT section 4, "Valid input")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_CASHOUT_ID = 2**63 - 1
+MAX_EXTERNAL_ID_LENGTH = 100
+# Plain ASCII decimal digits, no sign, no leading zero; `str.isdigit` would admit other scripts.
+_DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    """A validated request to cancel one cashout."""
+
+    cashout_id: int
+    external_id: str
+
+
+class InvalidRequest(Exception):
+    """The request is invalid; `message` names every offending field."""
+
+    def __init__(self, message: str, cashout_id: int | None = None, external_id: str | None = None):
+        super().__init__(message)
+        self.message = message
+        # The fields that were valid, so the answer can echo them (CONTRACT section 4).
+        self.cashout_id = cashout_id
+        self.external_id = external_id
+
+
+def parse_cashout_id(value: Any) -> int:
+    """Return the cashout id as an int, or raise ValueError saying what a valid one is."""
+    if isinstance(value, bool):
+        raise ValueError("must be a positive integer, not a boolean")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DECIMAL.fullmatch(value):
+        number = int(value)
+    else:
+        raise ValueError(
+            "must be a positive integer below 2^63, as a JSON integer or a string of decimal digits"
+        )
+    if not 1 <= number <= MAX_CASHOUT_ID:
+        raise ValueError("must be a positive integer below 2^63")
+    return number
+
+
+def parse_external_id(value: Any) -> str:
+    """Return the external id, or raise ValueError saying what a valid one is."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > MAX_EXTERNAL_ID_LENGTH:
+        raise ValueError(f"must be at most {MAX_EXTERNAL_ID_LENGTH} characters")
+    return value
+
+
+def parse_request(fields: Mapping[str, Any]) -> CancelRequest:
+    """Validate `cashout_id` and `external_id` from a caller's payload, or raise InvalidRequest."""
+    problems: list[str] = []
+    cashout_id: int | None = None
+    external_id: str | None = None
+    if "cashout_id" not in fields or fields["cashout_id"] is None:
+        problems.append("cashout_id is required")
+    else:
+        try:
+            cashout_id = parse_cashout_id(fields["cashout_id"])
+        except ValueError as exc:
+            problems.append(f"cashout_id {exc}")
+    if "external_id" not in fields or fields["external_id"] is None:
+        problems.append("external_id is required")
+    else:
+        try:
+            external_id = parse_external_id(fields["external_id"])
+        except ValueError as exc:
+            problems.append(f"external_id {exc}")
+    if problems or cashout_id is None or external_id is None:
+        raise InvalidRequest("; ".join(problems) + ".", cashout_id, external_id)
+    return CancelRequest(cashout_id=cashout_id, external_id=external_id)
