@@ -1,0 +1,68 @@
+# Everyday commands. Each one creates the virtual environment it needs on first use, so a fresh
+# clone needs only Python 3.11+ and make.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EVENT ?= events/direct-cancel.json
+PORT ?= 3000
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-fast lint audit demo invoke api bench clean
+
+## help: list the commands
+help:
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## /  make /'
+
+## venv: create .venv with the runtime and development requirements
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## test: the whole suite (unit, integration, faults, properties, template) with branch coverage
+test: venv
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term-missing:skip-covered --cov-report=xml
+
+## test-fast: the suite without coverage, stopping at the first failure
+test-fast: venv
+	$(BIN)/python -m pytest -n 2 -x -q
+
+## lint: ruff, formatting, mypy, bandit, the dependency audit and the template checks
+lint: venv tools-venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/mypy local tests --ignore-missing-imports
+	$(BIN)/bandit -q -c pyproject.toml -r src
+	$(MAKE) --no-print-directory audit
+	$(MAKE) --no-print-directory check-template
+
+## audit: pip-audit over requirements.txt; says NOT AUDITED (and fails) when it could not check
+audit: venv
+	$(BIN)/python scripts/audit_dependencies.py requirements.txt
+
+## demo: every event in events/ through the real handler, against a local D24 sandbox and a local Secrets Manager
+demo: venv
+	$(BIN)/python -m local.demo
+
+## invoke: one event through the real handler (make invoke EVENT=events/<file>.json)
+invoke: venv
+	$(BIN)/python -m local.demo $(EVENT)
+
+## api: serve the function's HTTP API on localhost:$(PORT), as `sam local start-api` would
+api: venv
+	$(BIN)/python -m local.api --port $(PORT)
+
+## bench: warm, cold-start and memory benchmark against the floor and a naive handler
+bench: venv
+	$(BIN)/python -m local.bench
+
+## clean: remove build output and caches (not the virtual environments)
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage* coverage.xml htmlcov .hypothesis
+	find . -name __pycache__ -not -path './.venv*' -prune -exec rm -rf {} +
+
+include deploy.mk
