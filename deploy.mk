@@ -16,8 +16,9 @@ SAM := $(TOOLS_BIN)/sam
 # The Lambda platform the dependencies are installed for: must match Runtime and
 # Architectures in template.yaml (python3.13, arm64). pip downloads wheels for it,
 # so neither Docker nor a local Python 3.13 is needed.
+# Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): manylinux up to 2_28 fits.
 LAMBDA_PYTHON_VERSION ?= 3.13
-LAMBDA_PLATFORM ?= manylinux2014_aarch64
+LAMBDA_PLATFORMS ?= manylinux2014_aarch64 manylinux_2_28_aarch64
 BUILD_PYTHON ?= python3
 
 # sam validate needs a region but no credentials; the template is region-agnostic.
@@ -55,7 +56,7 @@ check-template: tools-venv
 build-CancelCashoutFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: run sam build" >&2; exit 1; }
 	$(BUILD_PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
-		--platform $(LAMBDA_PLATFORM) --implementation cp \
+		$(addprefix --platform ,$(LAMBDA_PLATFORMS)) --implementation cp \
 		--python-version $(LAMBDA_PYTHON_VERSION) --only-binary=:all: \
 		--target "$(ARTIFACTS_DIR)" -r $(DEPLOY_ROOT)/requirements.txt
 	cp -R $(DEPLOY_ROOT)/src/cashout_cancel "$(ARTIFACTS_DIR)/"

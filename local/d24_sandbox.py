@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import select
 import socket
 import socketserver
 import struct
@@ -40,6 +39,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal, Self, cast
+
+# Fake credentials of the local sandbox, the defaults of D24Sandbox and of the standalone run.
+SANDBOX_LOGIN: Final = "sandbox-login"
+SANDBOX_PASSWORD: Final = "sandbox-pass"  # noqa: S105 - a local fake, not a secret
+SANDBOX_SECRET_KEY: Final = "sandbox-secret-key"  # noqa: S105 - a local fake, not a secret
 
 PENDING: Final = 0
 COMPLETED: Final = 1
@@ -68,8 +72,8 @@ STATUS_PATH: Final = "/v3/cashout/status"
 MAX_BODY_BYTES: Final = 64 * 1024
 MAX_CREDENTIAL_LENGTH: Final = 32
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-# How often waiting handlers and the accept loop look up, so that stop() is quick.
-_POLL_SECONDS: Final = 0.05
+# How often the accept loop and a hanging handler look up, which bounds how long stop() takes.
+_POLL_SECONDS: Final = 0.01
 
 Endpoint = Literal["cancel", "status", "other"]
 FaultTarget = Literal["cancel", "status", "any"]
@@ -296,9 +300,9 @@ class D24Sandbox:
 
     def __init__(
         self,
-        login: str = "sandbox-login",
-        password: str = "sandbox-pass",
-        secret_key: str = "sandbox-secret-key",
+        login: str = SANDBOX_LOGIN,
+        password: str = SANDBOX_PASSWORD,
+        secret_key: str = SANDBOX_SECRET_KEY,
         host: str = "127.0.0.1",
         port: int = 0,
         seed: bool = True,
@@ -543,6 +547,8 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 with Content-Length on every answer keeps the client's Session connections alive.
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the client's delayed ACK adds 40 ms.
+    disable_nagle_algorithm = True
     server_version = "D24Sandbox/1.0"
     _drop = False
 
@@ -666,13 +672,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _wait_for_client_close(self) -> None:
         stopping = self._sandbox._stopping
+        # A short timeout rather than select(), which fails on descriptors above 1023.
+        self.connection.settimeout(_POLL_SECONDS)
         while not stopping.is_set():
-            readable, _, _ = select.select([self.connection], [], [], _POLL_SECONDS)
-            if not readable:
-                continue
             try:
                 if self.connection.recv(1, socket.MSG_PEEK) == b"":
                     return
+            except TimeoutError:
+                continue
             except OSError:
                 return
             # Bytes of a further request: keep hanging, without spinning on them.
@@ -702,9 +709,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox in the foreground until Ctrl-C."""
     parser = argparse.ArgumentParser(description="A local D24 Cashouts API v3 sandbox.")
     parser.add_argument("--port", type=int, default=8024, help="TCP port (0 picks a free one)")
-    parser.add_argument("--login", default="sandbox-login")
-    parser.add_argument("--password", default="sandbox-pass")
-    parser.add_argument("--secret-key", default="sandbox-secret-key")
+    parser.add_argument("--login", default=SANDBOX_LOGIN)
+    parser.add_argument("--password", default=SANDBOX_PASSWORD)
+    parser.add_argument("--secret-key", default=SANDBOX_SECRET_KEY)
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     sandbox = D24Sandbox(

@@ -1,0 +1,71 @@
+"""The benchmark's upstreams, in a process of their own: the D24 sandbox and Secrets Manager.
+
+Kept out of the measured processes so that the server's work never competes with the client's
+for one interpreter lock. Started by the benchmark; prints one JSON line with the addresses, then
+serves until its stdin closes.
+
+    python -m local.bench.services --cashouts 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+FIRST_CASHOUT_ID = 10_000_001
+SECRET_ID = "cashout-cancel/bench"
+REGION = "us-east-1"
+
+
+def external_id(cashout_id: int) -> str:
+    """The external id the benchmark's pending cashouts are created with."""
+    return f"bench-{cashout_id}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start both services, print their addresses, serve until stdin closes."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cashouts", type=int, default=100_000, help="pending cashouts to create")
+    args = parser.parse_args(argv)
+
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+
+    from local.d24_sandbox import D24Sandbox
+
+    d24 = D24Sandbox(seed=False).start()
+    for cashout_id in range(FIRST_CASHOUT_ID, FIRST_CASHOUT_ID + args.cashouts):
+        d24.add_cashout(cashout_id, external_id(cashout_id))
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client(
+        "secretsmanager",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - moto's fake credentials
+    ).create_secret(Name=SECRET_ID, SecretString=json.dumps(d24.credentials))
+    address = {
+        "d24_base_url": d24.base_url,
+        "aws_endpoint_url": endpoint,
+        "secret_id": SECRET_ID,
+        "region": REGION,
+        "first_cashout_id": FIRST_CASHOUT_ID,
+        "cashouts": args.cashouts,
+    }
+    print(json.dumps(address), flush=True)
+    sys.stdin.read()  # the benchmark closes our stdin when it is done
+    moto.stop()
+    d24.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

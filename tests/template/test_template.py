@@ -1,0 +1,431 @@
+"""template.yaml keeps the deployment's promises: IAM on the API, one readable secret, no lost
+async request, the four alarms, and the configuration the function reads.
+
+These tests read the YAML only. sam validate, cfn-lint, checkov and sam build need the tools
+venv and take seconds: they run in `make check-template` (deploy.mk), not here.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cashout_cancel.outcomes import Outcome
+from cashout_cancel.settings import ENV_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION = "CancelCashoutFunction"
+API_GATEWAY_INTEGRATION_TIMEOUT_S = 29
+
+
+class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
+    """SafeLoader that reads CloudFormation short tags as their long form (!Ref X -> {"Ref": X})."""
+
+
+def _short_tag(loader: CloudFormationLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _short_tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    text = (ROOT / "template.yaml").read_text()
+    loaded: dict[str, Any] = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 (safe)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def function(resources: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = resources[FUNCTION]["Properties"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def statements(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of the function role's inline policies, conditional ones included."""
+    role = resources[FUNCTION]["Properties"]["Role"]["Fn::GetAtt"][0]
+    found = []
+    for policy in resources[role]["Properties"]["Policies"]:
+        document = (policy["Fn::If"][1] if "Fn::If" in policy else policy)["PolicyDocument"]
+        found.extend(document["Statement"])
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def _if_condition(value: Any) -> str | None:
+    return value["Fn::If"][0] if isinstance(value, dict) and "Fn::If" in value else None
+
+
+def _role_policy(resources: dict[str, Any], name: str) -> Any:
+    for policy in resources["CancelCashoutFunctionRole"]["Properties"]["Policies"]:
+        inner = policy["Fn::If"][1] if "Fn::If" in policy else policy
+        if inner["PolicyName"] == name:
+            return policy
+    raise AssertionError(f"no role policy {name}")
+
+
+# --- API -------------------------------------------------------------------------
+
+
+def test_api_route_requires_iam_authorization(
+    function: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    event = function["Events"]["CancelApi"]
+
+    assert event["Type"] == "Api"
+    assert event["Properties"]["Path"] == "/cashouts/{cashout_id}/cancel"
+    assert event["Properties"]["Method"].lower() == "post"
+    assert event["Properties"]["Auth"]["Authorizer"] == "AWS_IAM"
+    # Callers need execute-api:Invoke only, not lambda:InvokeFunction as well.
+    assert event["Properties"]["Auth"]["InvokeRole"] == "NONE"
+    api_id = event["Properties"]["RestApiId"]["Ref"]
+    assert resources[api_id]["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+
+
+def test_api_is_throttled_traced_and_access_logged(resources: dict[str, Any]) -> None:
+    api = resources["CancelCashoutApi"]["Properties"]
+
+    assert api["TracingEnabled"] is True
+    settings = api["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    assert settings["DataTraceEnabled"] is False  # execution logs would record bodies
+    log_group = api["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert "$context.requestId" in api["AccessLogSetting"]["Format"]
+
+
+# --- IAM -------------------------------------------------------------------------
+
+
+def test_function_may_read_only_its_own_secret(
+    statements: list[dict[str, Any]], function: dict[str, Any]
+) -> None:
+    secret_statements = [
+        s for s in statements if any(a.startswith("secretsmanager:") for a in _actions(s))
+    ]
+
+    assert len(secret_statements) == 1
+    (statement,) = secret_statements
+    assert _actions(statement) == ["secretsmanager:GetSecretValue"]
+    assert statement["Resource"] == {"Ref": "D24SecretArn"}
+    assert function["Environment"]["Variables"]["D24_SECRET_ID"] == {"Ref": "D24SecretArn"}
+
+
+def test_credentials_never_live_in_the_stack(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert all(r["Type"] != "AWS::SecretsManager::Secret" for r in resources.values())
+    secret = template["Parameters"]["D24SecretArn"]
+    assert "Default" not in secret
+    assert re.fullmatch(
+        secret["AllowedPattern"], "arn:aws:secretsmanager:us-east-1:123456789012:secret:d24-AbCdEf"
+    )
+
+
+def test_only_actions_without_resource_level_permissions_use_a_wildcard(
+    statements: list[dict[str, Any]],
+) -> None:
+    eni_actions = {
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    }
+    wildcard_actions = {
+        action for s in statements if s["Resource"] == "*" for action in _actions(s)
+    }
+
+    assert wildcard_actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} | eni_actions
+    assert all("*" not in action for s in statements for action in _actions(s))
+
+
+def test_vpc_attachment_and_its_permissions_only_with_vpc_parameters(
+    function: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert _if_condition(function["VpcConfig"]) == "HasVpc"
+    assert _if_condition(_role_policy(resources, "vpc-network-interfaces")) == "HasVpc"
+
+
+def test_kms_decrypt_only_for_a_given_key_and_through_secrets_manager(
+    resources: dict[str, Any],
+) -> None:
+    policy = _role_policy(resources, "decrypt-d24-secret")
+
+    assert _if_condition(policy) == "HasSecretKmsKey"
+    (statement,) = policy["Fn::If"][1]["PolicyDocument"]["Statement"]
+    assert _actions(statement) == ["kms:Decrypt"]
+    assert statement["Resource"] == {"Ref": "D24SecretKmsKeyArn"}
+    assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
+def test_function_writes_logs_only_to_its_own_log_group(
+    statements: list[dict[str, Any]], function: dict[str, Any]
+) -> None:
+    log_statements = [s for s in statements if any(a.startswith("logs:") for a in _actions(s))]
+
+    log_group = function["LoggingConfig"]["LogGroup"]["Ref"]
+    assert [s["Resource"] for s in log_statements] == [{"Fn::GetAtt": [log_group, "Arn"]}]
+
+
+# --- Events and async failures ----------------------------------------------------------
+
+
+def test_rule_forwards_only_cancel_requested_events_from_the_configured_bus(
+    function: dict[str, Any],
+) -> None:
+    rule = function["Events"]["CancelRequested"]
+
+    assert rule["Type"] == "EventBridgeRule"
+    assert rule["Properties"]["EventBusName"] == {"Ref": "EventBusName"}
+    assert rule["Properties"]["Pattern"] == {"detail-type": ["Cashout Cancel Requested"]}
+
+
+def test_failed_async_invocations_go_to_the_queue_and_results_to_the_bus(
+    function: dict[str, Any],
+) -> None:
+    config = function["EventInvokeConfig"]
+    destinations = config["DestinationConfig"]
+
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 3600
+    assert destinations["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["FailureQueue", "Arn"]},
+    }
+    assert destinations["OnSuccess"]["Type"] == "EventBridge"
+    assert "event-bus/${EventBusName}" in destinations["OnSuccess"]["Destination"]["Fn::Sub"]
+
+
+def test_role_may_send_to_both_destinations(
+    statements: list[dict[str, Any]], function: dict[str, Any]
+) -> None:
+    destinations = function["EventInvokeConfig"]["DestinationConfig"]
+    granted = {(a, str(s["Resource"])) for s in statements for a in _actions(s)}
+
+    assert ("sqs:SendMessage", str(destinations["OnFailure"]["Destination"])) in granted
+    assert ("events:PutEvents", str(destinations["OnSuccess"]["Destination"])) in granted
+
+
+def test_failure_queue_is_encrypted_and_keeps_messages_14_days(resources: dict[str, Any]) -> None:
+    queue = resources["FailureQueue"]["Properties"]
+
+    assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_undeliverable_events_reach_the_failure_queue(
+    function: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    rule = function["Events"]["CancelRequested"]["Properties"]
+    (statement,) = resources["FailureQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+
+    assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "aws:SourceArn" in statement["Condition"]["ArnEquals"]  # only our rule may send
+
+
+# --- Function ----------------------------------------------------------------------------
+
+
+def test_runtime_is_python_3_12_or_newer_on_arm64(function: dict[str, Any]) -> None:
+    runtime = re.fullmatch(r"python3\.(\d+)", function["Runtime"])
+
+    assert runtime is not None
+    assert int(runtime.group(1)) >= 12
+    assert function["Architectures"] == ["arm64"]
+
+
+def test_handler_is_the_packaged_lambda_handler(function: dict[str, Any]) -> None:
+    module, name = function["Handler"].rsplit(".", 1)
+    source = ROOT / function["CodeUri"] / (module.replace(".", "/") + ".py")
+
+    assert function["CodeUri"].rstrip("/") == "src"
+    tree = ast.parse(source.read_text())
+    defined = {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    } | {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert name in defined
+
+
+def test_environment_carries_the_contract_settings(function: dict[str, Any]) -> None:
+    variables = function["Environment"]["Variables"]
+
+    assert {"D24_SECRET_ID", "D24_BASE_URL", "D24_TIMEOUT_SECONDS"} <= variables.keys()
+    assert variables["D24_BASE_URL"] == {"Ref": "D24BaseUrl"}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "cashout-cancel"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+    assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    # Every other variable is one the function reads: no typo silently falls back to a default.
+    own = {name for name in variables if not name.startswith("POWERTOOLS_")}
+    assert own <= set(ENV_NAMES)
+
+
+def test_base_url_defaults_to_staging_and_allows_production(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["D24BaseUrl"]
+
+    assert parameter["Default"] == "https://api-stg.directa24.com/v3"
+    assert set(parameter["AllowedValues"]) == {
+        "https://api-stg.directa24.com/v3",
+        "https://api.directa24.com/v3",
+    }
+
+
+def test_tracing_is_active(function: dict[str, Any], statements: list[dict[str, Any]]) -> None:
+    assert function["Tracing"] == "Active"
+    assert any("xray:PutTraceSegments" in _actions(s) for s in statements)
+
+
+def test_timeout_leaves_the_api_the_functions_own_answer(function: dict[str, Any]) -> None:
+    variables = function["Environment"]["Variables"]
+    one_attempt_s = float(variables["D24_CONNECT_TIMEOUT_SECONDS"]) + float(
+        variables["D24_TIMEOUT_SECONDS"]
+    )
+    margin_s = float(variables["DEADLINE_MARGIN_MS"]) / 1000
+
+    assert function["Timeout"] < API_GATEWAY_INTEGRATION_TIMEOUT_S
+    # Room for two full attempts, so a retry is always possible within the deadline.
+    assert function["Timeout"] >= 2 * one_attempt_s + margin_s
+
+
+def test_concurrency_and_log_retention_come_from_parameters(
+    function: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert function["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    log_groups = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert len(log_groups) == 2
+    retention = {"Ref": "LogRetentionDays"}
+    assert all(g["Properties"]["RetentionInDays"] == retention for g in log_groups)
+
+
+def test_snapstart_is_a_switch_and_callers_use_the_published_alias(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    parameter = template["Parameters"]["SnapStart"]
+
+    assert parameter["Default"] == "None"
+    assert set(parameter["AllowedValues"]) == {"None", "PublishedVersions"}
+    assert function["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+    assert function["AutoPublishAlias"] == "live"
+    assert function["AutoPublishAliasAllProperties"] is True
+
+
+# --- Alarms ------------------------------------------------------------------------------
+
+ALARMS = {
+    "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", "FunctionName", "GreaterThanThreshold", 0),
+    "FunctionThrottlesAlarm": (
+        "AWS/Lambda",
+        "Throttles",
+        "FunctionName",
+        "GreaterThanThreshold",
+        0,
+    ),
+    "FailureQueueMessagesAlarm": (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "GreaterThanThreshold",
+        0,
+    ),
+    "UpstreamAuthFailedAlarm": (
+        {"Ref": "MetricsNamespace"},
+        Outcome.UPSTREAM_AUTH_FAILED.value,
+        "service",
+        "GreaterThanOrEqualToThreshold",
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ALARMS)
+def test_alarm_watches_its_metric(resources: dict[str, Any], name: str) -> None:
+    namespace, metric, dimension, comparison, threshold = ALARMS[name]
+    alarm = resources[name]
+
+    assert alarm["Type"] == "AWS::CloudWatch::Alarm"
+    properties = alarm["Properties"]
+    assert properties["Namespace"] == namespace
+    assert properties["MetricName"] == metric
+    assert [d["Name"] for d in properties["Dimensions"]] == [dimension]
+    assert properties["ComparisonOperator"] == comparison
+    assert properties["Threshold"] == threshold
+    assert _if_condition(properties["AlarmActions"]) == "HasAlarmTopic"
+
+
+def test_auth_failure_alarm_uses_the_functions_service_dimension(
+    resources: dict[str, Any], function: dict[str, Any]
+) -> None:
+    (dimension,) = resources["UpstreamAuthFailedAlarm"]["Properties"]["Dimensions"]
+
+    assert dimension["Value"] == function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+
+
+# --- Outputs and build -------------------------------------------------------------------
+
+
+def test_outputs_give_api_url_function_queue_and_rule(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+
+    assert {"ApiUrl", "FunctionArn", "FailureQueueUrl", "CancelRequestedRuleArn"} <= outputs.keys()
+    assert "/cashouts/{cashout_id}/cancel" in outputs["ApiUrl"]["Value"]["Fn::Sub"]
+
+
+def test_sam_build_runs_the_make_target_from_the_project_root(
+    resources: dict[str, Any],
+) -> None:
+    metadata = resources[FUNCTION]["Metadata"]
+
+    assert metadata["BuildMethod"] == "makefile"
+    assert metadata["ContextPath"] == metadata["WorkingDirectory"] == "."
+    assert re.search(r"^-?include .*deploy\.mk$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert re.search(rf"^build-{FUNCTION}:", (ROOT / "deploy.mk").read_text(), re.MULTILINE)
+
+
+def test_template_linters_run_in_make_not_in_pytest() -> None:
+    recipe = re.search(
+        r"^check-template:.*\n((?:\t.*\n)+)", (ROOT / "deploy.mk").read_text(), re.MULTILINE
+    )
+
+    assert recipe is not None
+    commands = recipe.group(1)
+    for tool in ("$(SAM) validate --lint", "cfn-lint template.yaml", "checkov", "$(SAM) build"):
+        assert tool in commands
