@@ -1,0 +1,107 @@
+"""Shared fixtures: a real D24 sandbox on a loopback socket, Secrets Manager from moto, the
+function's environment, a Lambda context, and `invoke` to run events through the real handler."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.d24_sandbox import D24Sandbox
+
+SECRET_ID = "cashout-cancel/d24"
+LOGIN = "merchant-login"
+PASSWORD = "merchant-pass"
+SECRET_KEY = "merchant-signing-key"
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object the function uses, with a real countdown."""
+
+    remaining_ms: float = 10_000
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_name: str = "cashout-cancel"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cashout-cancel"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = (time.monotonic() - self._started) * 1000
+        return int(max(0.0, self.remaining_ms - elapsed))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts from a cold container: nothing cached, tracing off."""
+    from cashout_cancel import runtime
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "CashoutCancelTests")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
+def d24() -> Iterator[D24Sandbox]:
+    """A fresh D24 sandbox with the seeded cashouts and the merchant's credentials."""
+    with D24Sandbox(login=LOGIN, password=PASSWORD, secret_key=SECRET_KEY) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def secrets() -> Iterator[Any]:
+    """Secrets Manager (moto) holding the merchant's D24 secret."""
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        client.create_secret(
+            Name=SECRET_ID,
+            SecretString=json.dumps({"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}),
+        )
+        yield client
+
+
+@pytest.fixture
+def function_env(monkeypatch: pytest.MonkeyPatch, d24: D24Sandbox, secrets: Any) -> D24Sandbox:
+    """The function configured against the sandbox, with short timeouts and backoff for tests."""
+    monkeypatch.setenv("D24_SECRET_ID", SECRET_ID)
+    monkeypatch.setenv("D24_BASE_URL", d24.base_url)
+    monkeypatch.setenv("D24_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("D24_CONNECT_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("D24_BACKOFF_BASE_SECONDS", "0.01")
+    monkeypatch.setenv("D24_BACKOFF_MAX_SECONDS", "0.05")
+    monkeypatch.setenv("DEADLINE_MARGIN_MS", "200")
+    return d24
+
+
+Invoke = Callable[..., Any]
+
+
+@pytest.fixture
+def invoke(function_env: D24Sandbox) -> Invoke:
+    """Run one event through the real handler with a fresh Lambda context."""
+    from cashout_cancel.handler import lambda_handler
+
+    def _invoke(event: Any, remaining_ms: float = 10_000) -> Any:
+        return lambda_handler(event, LambdaContext(remaining_ms=remaining_ms))
+
+    return _invoke
+
+
+def body_of(response: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of an API Gateway proxy response."""
+    assert response["headers"]["Content-Type"] == "application/json"
+    body: dict[str, Any] = json.loads(response["body"])
+    return body
