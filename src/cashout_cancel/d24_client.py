@@ -31,7 +31,7 @@ class D24Answer:
 
     http_status: int
     body: Any
-    # An earlier attempt of this call was sent and lost its answer, or got a 5xx: it may have applied.
+    # An earlier attempt of this call was sent and lost its answer, or got a 5xx: may have applied.
     earlier_attempt_may_have_applied: bool = False
 
     def field(self, name: str) -> Any:

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cashout_cancel.credentials import CredentialStore, Credentials, parse_secret
+from cashout_cancel.credentials import Credentials, CredentialStore, parse_secret
 from cashout_cancel.errors import ConfigurationError
 
 SECRET = {"login": "the-login", "pass": "the-pass", "secret_key": "the-key"}

@@ -49,8 +49,8 @@ def test_valid_cashout_ids_become_integers(given: Any, expected: int) -> None:
         "1.0",
         "",
         "abc",
-        "١٢",
-        "１２",
+        "\u0661\u0662",  # Arabic-Indic digits
+        "\uff11\uff12",  # full-width digits
         str(2**63),
         "9" * 5000,
         None,
