@@ -67,6 +67,7 @@ def test_wrong_method_is_method_not_allowed(
     response = invoke(build(1001, {"external_id": "ext-1001"}, method=method))
     assert (response["statusCode"], body_of(response)["outcome"]) == (405, "METHOD_NOT_ALLOWED")
     assert response["headers"]["Allow"] == "POST"
+    assert body_of(response)["cashout_id"] == 1001
     assert d24.received() == []
 
 

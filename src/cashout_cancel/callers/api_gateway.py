@@ -45,7 +45,7 @@ class ApiGatewayCaller:
         if match is None:
             return CancelResult(Outcome.ROUTE_NOT_FOUND)
         if not isinstance(method, str) or method.upper() != _METHOD:
-            return CancelResult(Outcome.METHOD_NOT_ALLOWED)
+            return CancelResult(Outcome.METHOD_NOT_ALLOWED, cashout_id=_id_or_none(match.group(1)))
         try:
             return _request(event, match.group(1))
         except InvalidRequest as problem:
@@ -73,6 +73,13 @@ def _method_and_path(event: dict[str, Any]) -> tuple[Any, Any]:
         return v2.http_method, v2.raw_path
     v1 = APIGatewayProxyEvent(event)
     return v1.http_method, v1.path
+
+
+def _id_or_none(value: str) -> int | None:
+    try:
+        return parse_cashout_id(value)
+    except ValueError:
+        return None
 
 
 def _request(event: dict[str, Any], path_cashout_id: str) -> CancelRequest:

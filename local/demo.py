@@ -1,0 +1,410 @@
+"""The function end to end on this machine: no AWS account, no Docker.
+
+    python -m local.demo                         # make demo: every event in events/, a table
+    python -m local.demo events/direct-cancel.json   # make invoke: one event, its full response
+    python -m local.demo --verbose               # also the function's INFO logs and EMF metrics
+
+A D24 sandbox (local/d24_sandbox.py) and a Secrets Manager (moto) start in-process on loopback
+sockets, the secret is created with the sandbox's credentials, and each event goes through the
+real `lambda_handler`. Every event names one cashout and every cashout appears in at most one
+event that changes it, so each row is the same whether the event runs alone or in the sequence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.d24_sandbox import D24Sandbox
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+SECRET_ID = "cashout-cancel/d24"  # noqa: S105 - the secret's name, not a secret
+REGION = "us-east-1"
+TIMEOUT_MS = 20_000  # the function's Timeout in template.yaml
+# D24's status codes (CONTRACT section 2), spelled as the contract spells them.
+STATUS_NAMES = {
+    0: "Pending",
+    1: "Completed",
+    2: "Cancelled",
+    3: "Rejected",
+    4: "Delivered",
+    5: "On hold",
+}
+ABSENT = "-"  # D24 has no such cashout (or the event names none)
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What an event's name promises: the answer, and D24's status of its cashout around it."""
+
+    status_code: int
+    outcome: str
+    before: str
+    after: str
+    sends: bool = True  # False: refused before anything leaves the function
+
+
+# The order the demo runs in: cancels, then D24's other answers, then what is refused up front.
+EXPECTED: dict[str, Expected] = {
+    "api-rest-cancel.json": Expected(200, "CANCELLED", "Pending", "Cancelled"),
+    "api-http-cancel-base64.json": Expected(200, "CANCELLED", "Pending", "Cancelled"),
+    "api-rest-proxy-catch-all.json": Expected(200, "CANCELLED", "Pending", "Cancelled"),
+    "eventbridge-cancel.json": Expected(200, "CANCELLED", "Pending", "Cancelled"),
+    "direct-cancel.json": Expected(200, "CANCELLED", "Pending", "Cancelled"),
+    "eventbridge-on-hold-cancel.json": Expected(200, "CANCELLED", "On hold", "Cancelled"),
+    "api-http-already-cancelled.json": Expected(200, "ALREADY_CANCELLED", "Cancelled", "Cancelled"),
+    "api-rest-not-found.json": Expected(404, "NOT_FOUND", ABSENT, ABSENT),
+    "api-rest-not-cancellable.json": Expected(409, "NOT_CANCELLABLE", "Completed", "Completed"),
+    "direct-not-cancellable-rejected.json": Expected(
+        409, "NOT_CANCELLABLE", "Rejected", "Rejected"
+    ),
+    "api-rest-invalid-external-id.json": Expected(
+        400, "INVALID_REQUEST", "Delivered", "Delivered", sends=False
+    ),
+    "api-rest-invalid-cashout-id.json": Expected(400, "INVALID_REQUEST", ABSENT, ABSENT, False),
+    "api-rest-wrong-method.json": Expected(
+        405, "METHOD_NOT_ALLOWED", "Delivered", "Delivered", sends=False
+    ),
+    "api-rest-unknown-route.json": Expected(404, "ROUTE_NOT_FOUND", ABSENT, ABSENT, sends=False),
+    "eventbridge-other-detail-type.json": Expected(
+        400, "INVALID_REQUEST", "Delivered", "Delivered", sends=False
+    ),
+    "eventbridge-invalid-detail.json": Expected(400, "INVALID_REQUEST", ABSENT, ABSENT, False),
+    "direct-invalid.json": Expected(400, "INVALID_REQUEST", ABSENT, ABSENT, sends=False),
+}
+
+
+@dataclass
+class Context:
+    """The parts of Lambda's context object the function uses, counting down from the timeout."""
+
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_name: str = "cashout-cancel"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:cashout-cancel"
+    _deadline: float = field(default_factory=lambda: time.monotonic() + TIMEOUT_MS / 1000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before Lambda would stop this invocation."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Row:
+    """What one event did."""
+
+    file: str
+    caller: str
+    status_code: int
+    outcome: str
+    result: dict[str, Any]
+    response: Any
+    before: str
+    after: str
+    d24_calls: int
+    raised: Exception | None = None
+    metrics: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """How this row differs from what its file name promises (empty: as expected)."""
+        expected = EXPECTED.get(self.file)
+        if expected is None:
+            return ["no expected outcome recorded in local/demo.py EXPECTED"]
+        found = []
+        got = (self.status_code, self.outcome, self.before, self.after)
+        want = (expected.status_code, expected.outcome, expected.before, expected.after)
+        if got != want:
+            found.append(f"got {_describe(*got)}, expected {_describe(*want)}")
+        if expected.sends != (self.d24_calls > 0):
+            found.append(
+                f"made {self.d24_calls} D24 calls, expected {'some' if expected.sends else 'none'}"
+            )
+        if self.raised is not None and not _is_retry(self.raised):
+            found.append(f"raised {type(self.raised).__name__}: {self.raised}")
+        return found
+
+
+def _describe(status_code: int, outcome: str, before: str, after: str) -> str:
+    return f"{status_code} {outcome} ({before} -> {after})"
+
+
+def _is_retry(exc: Exception) -> bool:
+    from cashout_cancel.errors import RetryableFailure
+
+    return isinstance(exc, RetryableFailure)
+
+
+# Environment
+
+
+@contextlib.contextmanager
+def local_secrets_manager() -> Iterator[str]:
+    """A Secrets Manager on a loopback port; yields its endpoint URL.
+
+    moto's ThreadedMotoServer rather than `mock_aws()`: the function's own boto3 client then
+    signs real requests and sends them over a socket to the endpoint that AWS_ENDPOINT_URL names,
+    exactly the path it takes in Lambda; `mock_aws()` would patch botocore inside this process.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def configure_environment(sandbox: D24Sandbox, endpoint: str, verbose: bool) -> None:
+    """The function's environment, as template.yaml sets it, pointed at the local services."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "D24_SECRET_ID": SECRET_ID,
+            "D24_BASE_URL": sandbox.base_url,
+            "D24_TIMEOUT_SECONDS": "5",
+            "POWERTOOLS_SERVICE_NAME": "cashout-cancel",
+            "POWERTOOLS_METRICS_NAMESPACE": "CashoutCancelDemo",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING",
+            # Dummy credentials, and no ~/.aws files: nothing here can reach a real account.
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+
+
+def create_secret(credentials: dict[str, str]) -> None:
+    """The D24 secret, shaped as CONTRACT section 3 says, holding the sandbox's credentials."""
+    import boto3
+
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name=SECRET_ID, SecretString=json.dumps(credentials))
+
+
+@contextlib.contextmanager
+def local_function(verbose: bool = False) -> Iterator[tuple[D24Sandbox, Handler]]:
+    """The sandbox and the real handler, configured against it and the local Secrets Manager."""
+    with D24Sandbox() as sandbox, local_secrets_manager() as endpoint:
+        configure_environment(sandbox, endpoint, verbose)
+        create_secret(sandbox.credentials)
+        from cashout_cancel.handler import lambda_handler  # after the environment is set
+
+        yield sandbox, lambda_handler
+
+
+# Running events
+
+
+def caller_of(event: Any) -> str:
+    """api-rest, api-http, eventbridge or direct, from the keys each source sends."""
+    if isinstance(event, dict):
+        if "detail-type" in event and "detail" in event:
+            return "eventbridge"
+        if "requestContext" in event:
+            return "api-http" if event.get("version") == "2.0" else "api-rest"
+    return "direct"
+
+
+def requested_cashout_id(event: Any, caller: str) -> int | None:
+    """The cashout an event names, read leniently, so that D24's status can be shown around it."""
+    if not isinstance(event, dict):
+        return None
+    if caller.startswith("api-"):
+        path = event.get("rawPath") or event.get("path") or ""
+        parts = path.strip("/").split("/")
+        value: Any = parts[-2] if len(parts) >= 3 and parts[-1] == "cancel" else None
+    elif caller == "eventbridge":
+        detail = event.get("detail")
+        value = detail.get("cashout_id") if isinstance(detail, dict) else None
+    else:
+        value = event.get("cashout_id")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def status_name(sandbox: D24Sandbox, cashout_id: int | None) -> str:
+    """The cashout's status in D24 by name, or '-' when D24 has no such cashout."""
+    code = None if cashout_id is None else sandbox.status_of(cashout_id)
+    return ABSENT if code is None else STATUS_NAMES.get(code, str(code))
+
+
+def run_event(handler: Handler, sandbox: D24Sandbox, path: Path, verbose: bool) -> Row:
+    """One event through the handler, with D24's state and request count around it."""
+    event = json.loads(path.read_text(encoding="utf-8"))
+    caller = caller_of(event)
+    cashout_id = requested_cashout_id(event, caller)
+    before, calls_before = status_name(sandbox, cashout_id), len(sandbox.received())
+    # Powertools Metrics prints one EMF document per invocation to stdout, where Lambda turns it
+    # into CloudWatch metrics. The metrics code runs unchanged; the demo only catches that
+    # output so the table stays readable (--verbose prints it). Logs are not caught: the Logger
+    # holds the real stdout from import time on.
+    captured = io.StringIO()
+    response: Any = None
+    raised: Exception | None = None
+    with contextlib.redirect_stdout(captured):
+        try:
+            response = handler(event, Context())
+        except Exception as exc:  # shown in the table; EventBridge raises >= 500 by design
+            raised = exc
+    metrics = [line for line in captured.getvalue().splitlines() if line.strip()]
+    if verbose:
+        for line in metrics:
+            print(line)
+    status_code, result = _read(response, raised)
+    return Row(
+        file=path.name,
+        caller=caller,
+        status_code=status_code,
+        outcome=str(result.get("outcome", "?")),
+        result=result,
+        response=response,
+        before=before,
+        after=status_name(sandbox, cashout_id),
+        d24_calls=len(sandbox.received()) - calls_before,
+        raised=raised,
+        metrics=metrics,
+    )
+
+
+def _read(response: Any, raised: Exception | None) -> tuple[int, dict[str, Any]]:
+    """The statusCode and result fields, from a proxy response, a result object or a raise."""
+    if raised is not None:
+        status_code = getattr(raised, "status_code", 0)
+        return status_code, {"outcome": getattr(raised, "outcome", type(raised).__name__)}
+    if isinstance(response, dict) and "headers" in response and isinstance(response["body"], str):
+        return int(response["statusCode"]), json.loads(response["body"])
+    if isinstance(response, dict):
+        return int(response.get("statusCode", 0)), response
+    return 0, {"outcome": repr(response)}
+
+
+# Output
+
+COLUMNS = ("event", "caller", "status", "outcome", "cashout", "D24 before -> after", "D24 calls")
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The rows as an aligned text table."""
+    cells = [COLUMNS, *(_cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in cells
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    outcome = row.outcome
+    if row.raised is not None:
+        outcome += ", raised (retry)" if _is_retry(row.raised) else ", RAISED"
+    cashout = row.result.get("cashout_id")
+    return (
+        row.file,
+        row.caller,
+        str(row.status_code),
+        outcome,
+        ABSENT if cashout is None else str(cashout),
+        f"{row.before} -> {row.after}",
+        str(row.d24_calls),
+    )
+
+
+def event_paths(explicit: str | None) -> list[Path]:
+    """The one event asked for, or every event in the order EXPECTED defines, then the rest."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.exists() and (EVENTS_DIR / path.name).exists():
+            path = EVENTS_DIR / path.name
+        return [path]
+    present = {path.name: path for path in EVENTS_DIR.glob("*.json")}
+    ordered = [present.pop(name) for name in EXPECTED if name in present]
+    return ordered + [present[name] for name in sorted(present)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; 0 when every event behaved as its name promises."""
+    parser = argparse.ArgumentParser(
+        prog="python -m local.demo", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("event", nargs="?", help="run just this event file and show its response")
+    parser.add_argument("--verbose", action="store_true", help="show INFO logs and EMF metrics")
+    args = parser.parse_args(argv)
+    paths = event_paths(args.event)
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        print(f"no such event file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+
+    with local_function(verbose=args.verbose) as (sandbox, handler):
+        rows = [run_event(handler, sandbox, path, args.verbose) for path in paths]
+
+    print(table(rows))
+    if args.event is not None:
+        _print_details(rows[0])
+        if rows[0].file not in EXPECTED:
+            print(f"\n{rows[0].file}: no expected outcome recorded; nothing to compare.")
+            return 0
+    return _summary(rows, check_all=args.event is None, verbose=args.verbose)
+
+
+def _print_details(row: Row) -> None:
+    print("\nresponse:")
+    if row.raised is not None:
+        print(f"  raised {type(row.raised).__name__}: {row.raised}")
+    else:
+        print(json.dumps(row.response, indent=2))
+        if row.caller.startswith("api-"):
+            print("\nbody:")
+            print(json.dumps(row.result, indent=2))
+    if row.metrics:
+        print("\nmetrics (EMF, printed to stdout as in Lambda):")
+        print("\n".join(row.metrics))
+
+
+def _summary(rows: Sequence[Row], check_all: bool, verbose: bool) -> int:
+    mismatches = [f"{row.file}: {problem}" for row in rows for problem in row.problems()]
+    if check_all:
+        ran = {row.file for row in rows}
+        mismatches += [f"{name}: missing from events/" for name in EXPECTED if name not in ran]
+    if check_all and not verbose:
+        documents = sum(len(row.metrics) for row in rows)
+        print(f"\n{documents} EMF metric documents caught from stdout (--verbose shows them).")
+    else:
+        print()
+    if mismatches:
+        print(f"{len(rows)} events, {len(mismatches)} not as expected:")
+        print("\n".join(f"  {line}" for line in mismatches))
+        return 1
+    print(f"{len(rows)} events, all as expected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Events in AWS's exact shapes, built from the samples in `events/`.
+
+Each builder loads a sample (a fresh copy on every call), replaces the fields that matter and
+leaves every other key as AWS sends it, so a test event and a `sam local invoke -e` event can
+never drift apart. The samples themselves come from `sam local generate-event`.
+"""
+
+from __future__ import annotations
+
+import base64 as b64
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+
+# The samples each builder starts from.
+REST_TEMPLATE = "api-rest-cancel"
+HTTP_TEMPLATE = "api-http-cancel-base64"
+EVENTBRIDGE_TEMPLATE = "eventbridge-cancel"
+
+EXPLICIT_RESOURCE = "/cashouts/{cashout_id}/cancel"
+CATCH_ALL_RESOURCE = "/{proxy+}"
+DETAIL_TYPE = "Cashout Cancel Requested"
+
+Body = str | bytes | dict[str, Any] | None
+
+
+def load_event(name: str) -> Any:
+    """The event `events/<name>.json` (the `.json` suffix is optional), freshly parsed."""
+    file_name = name if name.endswith(".json") else f"{name}.json"
+    return json.loads((EVENTS_DIR / file_name).read_text(encoding="utf-8"))
+
+
+def event_files() -> list[Path]:
+    """Every sample event file, sorted by name."""
+    return sorted(EVENTS_DIR.glob("*.json"))
+
+
+def api_rest_event(
+    cashout_id: str | int,
+    body: Body,
+    *,
+    method: str = "POST",
+    path: str | None = None,
+    base64: bool = False,
+    catch_all: bool = False,
+    request_id: str | None = None,
+    stage: str = "v1",
+) -> dict[str, Any]:
+    """A REST API (payload v1) proxy event for `<method> /cashouts/<cashout_id>/cancel`.
+
+    `path` replaces the request path (for unknown routes); `catch_all` delivers it through a
+    `/{proxy+}` resource instead of the explicit `/cashouts/{cashout_id}/cancel` one.
+    """
+    event: dict[str, Any] = load_event(REST_TEMPLATE)
+    path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
+    resource = CATCH_ALL_RESOURCE if catch_all else EXPLICIT_RESOURCE
+    event["resource"] = resource
+    event["path"] = path
+    event["httpMethod"] = method
+    event["pathParameters"] = _path_parameters(cashout_id, path, catch_all)
+    event["body"], event["isBase64Encoded"] = _encode_body(body, base64)
+    context = event["requestContext"]
+    context["resourcePath"] = resource
+    context["httpMethod"] = method
+    context["stage"] = stage
+    context["path"] = f"/{stage}{path}"  # REST APIs put the stage in front of the path here
+    context["requestId"] = request_id or str(uuid.uuid4())
+    return event
+
+
+def api_http_event(
+    cashout_id: str | int,
+    body: Body,
+    *,
+    method: str = "POST",
+    path: str | None = None,
+    base64: bool = False,
+    catch_all: bool = False,
+    request_id: str | None = None,
+    stage: str = "$default",
+) -> dict[str, Any]:
+    """An HTTP API (payload v2) event for `<method> /cashouts/<cashout_id>/cancel`.
+
+    The route key is `<method> /cashouts/{cashout_id}/cancel`, or `ANY /{proxy+}` with
+    `catch_all`. A named stage prefixes rawPath, as HTTP APIs do; `$default` does not.
+    """
+    event: dict[str, Any] = load_event(HTTP_TEMPLATE)
+    path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
+    raw_path = path if stage == "$default" else f"/{stage}{path}"
+    route_key = f"ANY {CATCH_ALL_RESOURCE}" if catch_all else f"{method} {EXPLICIT_RESOURCE}"
+    event["routeKey"] = route_key
+    event["rawPath"] = raw_path
+    event["pathParameters"] = _path_parameters(cashout_id, path, catch_all)
+    encoded, is_base64 = _encode_body(body, base64)
+    if encoded is None:
+        event.pop("body", None)  # HTTP APIs leave the key out when there is no body
+    else:
+        event["body"] = encoded
+    event["isBase64Encoded"] = is_base64
+    context = event["requestContext"]
+    context["routeKey"] = route_key
+    context["stage"] = stage
+    context["http"]["method"] = method
+    context["http"]["path"] = raw_path
+    context["requestId"] = request_id or _http_api_request_id()
+    return event
+
+
+def eventbridge_event(
+    detail: Any,
+    detail_type: str = DETAIL_TYPE,
+    event_id: str | None = None,
+    *,
+    source: str = "merchant.payouts",
+) -> dict[str, Any]:
+    """An EventBridge event carrying `detail` (any JSON value, to test invalid ones too)."""
+    event: dict[str, Any] = load_event(EVENTBRIDGE_TEMPLATE)
+    event["id"] = event_id or str(uuid.uuid4())
+    event["detail-type"] = detail_type
+    event["source"] = source
+    event["detail"] = detail
+    return event
+
+
+def direct_event(cashout_id: Any, external_id: Any) -> dict[str, Any]:
+    """The payload another Lambda sends with a direct Invoke."""
+    return {"cashout_id": cashout_id, "external_id": external_id}
+
+
+def _path_parameters(cashout_id: str | int, path: str, catch_all: bool) -> dict[str, str]:
+    # API Gateway gives path parameters as strings; `{proxy+}` captures the path without its "/".
+    if catch_all:
+        return {"proxy": path.lstrip("/")}
+    return {"cashout_id": str(cashout_id)}
+
+
+def _encode_body(body: Body, base64: bool) -> tuple[str | None, bool]:
+    """The body as API Gateway passes it: a string, base64-encoded when asked to be."""
+    if body is None:
+        return None, False
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if base64:
+        return b64.b64encode(raw).decode("ascii"), True
+    return raw.decode("utf-8"), False
+
+
+def _http_api_request_id() -> str:
+    # HTTP APIs use short base64 ids such as "JKJaXmPLvHcESHA=" rather than UUIDs.
+    return b64.b64encode(os.urandom(10)).decode("ascii")
