@@ -1,4 +1,4 @@
-"""Audit pinned requirements with pip-audit, and refuse to call an audit that checked nothing a pass.
+"""Audit pinned requirements with pip-audit; an audit that checked nothing is not a pass.
 
 pip-audit exits 0 when it cannot reach its vulnerability service: every package is "skipped" and
 nothing was audited. This wrapper reads its JSON report and says, in one line, how many packages
@@ -21,7 +21,7 @@ from pathlib import Path
 def main(requirements: str) -> int:
     """Run pip-audit on `requirements` and return the exit code described above."""
     pip_audit = Path(sys.executable).with_name("pip-audit")
-    completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+    completed = subprocess.run(
         [str(pip_audit), "-r", requirements, "--format", "json", "--progress-spinner", "off"],
         capture_output=True,
         text=True,
@@ -31,7 +31,8 @@ def main(requirements: str) -> int:
     try:
         report = json.loads(completed.stdout)
     except ValueError:
-        print(f"pip-audit: NOT AUDITED (no report; pip-audit said: {completed.stderr.strip()[-300:]})")
+        said = completed.stderr.strip()[-300:]
+        print(f"pip-audit: NOT AUDITED (no report; pip-audit said: {said})")
         return _unaudited_exit()
     dependencies = report.get("dependencies", [])
     skipped = [dep for dep in dependencies if "skip_reason" in dep]
@@ -57,7 +58,7 @@ def main(requirements: str) -> int:
 
 def _unaudited_exit() -> int:
     if os.environ.get("ALLOW_UNAUDITED") == "1":
-        print("pip-audit: ALLOW_UNAUDITED=1, so this run does not fail; the packages remain unaudited")
+        print("pip-audit: ALLOW_UNAUDITED=1: this run does not fail; the packages remain unaudited")
         return 0
     return 3
 
