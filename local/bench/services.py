@@ -13,14 +13,11 @@ import argparse
 import json
 import sys
 
+from .lambda_like import external_id
+
 FIRST_CASHOUT_ID = 10_000_001
 SECRET_ID = "cashout-cancel/bench"
 REGION = "us-east-1"
-
-
-def external_id(cashout_id: int) -> str:
-    """The external id the benchmark's pending cashouts are created with."""
-    return f"bench-{cashout_id}"
 
 
 def main(argv: list[str] | None = None) -> int:

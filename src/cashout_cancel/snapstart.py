@@ -5,6 +5,7 @@ snapshot, and the secret loads lazily on first use."""
 from __future__ import annotations
 
 import contextlib
+import random
 
 from . import retry, runtime
 from .errors import ConfigurationError
@@ -12,6 +13,7 @@ from .errors import ConfigurationError
 
 def before_snapshot() -> None:
     """Warm imports and build settings, session and Secrets Manager client (no secret read)."""
+    runtime.http_session()  # built even when the settings are wrong: it does not depend on them
     runtime.secrets_client()
     # A misconfiguration is answered per invocation as CONFIGURATION_ERROR; nothing to warm then.
     with contextlib.suppress(ConfigurationError):
@@ -21,6 +23,9 @@ def before_snapshot() -> None:
 def after_restore() -> None:
     """Make this restored copy independent of every other copy of the snapshot."""
     retry.reseed_jitter()
+    # The module-level generator too: botocore's retry backoff and Powertools' log sampling draw
+    # from it, and the snapshot froze its state for every copy.
+    random.seed()
     session = runtime.http_session()
     # Connections in the snapshot point at sockets that no longer exist (or that every restored
     # copy would share): drop them, keep the session and its adapters.
