@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 EVENT ?= events/direct-cancel.json
 PORT ?= 3000
 
+# The function's package and the local tools import from here, as Lambda would from its root.
+export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
+
 .DEFAULT_GOAL := help
 .PHONY: help venv test test-fast lint audit demo invoke api bench clean
 

@@ -25,21 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cashout_cancel.outcomes import CASHOUT_STATUS_NAMES
 from local.d24_sandbox import D24Sandbox
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
-SECRET_ID = "cashout-cancel/d24"  # noqa: S105 - the secret's name, not a secret
+SECRET_ID = "cashout-cancel/d24"
 REGION = "us-east-1"
 TIMEOUT_MS = 20_000  # the function's Timeout in template.yaml
-# D24's status codes (CONTRACT section 2), spelled as the contract spells them.
-STATUS_NAMES = {
-    0: "Pending",
-    1: "Completed",
-    2: "Cancelled",
-    3: "Rejected",
-    4: "Delivered",
-    5: "On hold",
-}
+STATUS_NAMES = CASHOUT_STATUS_NAMES  # D24's status codes, as the contract spells them
 ABSENT = "-"  # D24 has no such cashout (or the event names none)
 
 Handler = Callable[[Any, Any], Any]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 MAX_CASHOUT_ID = 2**63 - 1
 MAX_EXTERNAL_ID_LENGTH = 100
@@ -63,22 +65,22 @@ def parse_external_id(value: Any) -> str:
 def parse_request(fields: Mapping[str, Any]) -> CancelRequest:
     """Validate `cashout_id` and `external_id` from a caller's payload, or raise InvalidRequest."""
     problems: list[str] = []
-    cashout_id: int | None = None
-    external_id: str | None = None
-    if "cashout_id" not in fields or fields["cashout_id"] is None:
-        problems.append("cashout_id is required")
-    else:
-        try:
-            cashout_id = parse_cashout_id(fields["cashout_id"])
-        except ValueError as exc:
-            problems.append(f"cashout_id {exc}")
-    if "external_id" not in fields or fields["external_id"] is None:
-        problems.append("external_id is required")
-    else:
-        try:
-            external_id = parse_external_id(fields["external_id"])
-        except ValueError as exc:
-            problems.append(f"external_id {exc}")
+    cashout_id = _field(fields, "cashout_id", parse_cashout_id, problems)
+    external_id = _field(fields, "external_id", parse_external_id, problems)
     if problems or cashout_id is None or external_id is None:
         raise InvalidRequest("; ".join(problems) + ".", cashout_id, external_id)
     return CancelRequest(cashout_id=cashout_id, external_id=external_id)
+
+
+def _field(
+    fields: Mapping[str, Any], name: str, parse: Callable[[Any], T], problems: list[str]
+) -> T | None:
+    """The parsed field, or None with the reason appended to `problems`."""
+    if fields.get(name) is None:
+        problems.append(f"{name} is required")
+        return None
+    try:
+        return parse(fields[name])
+    except ValueError as exc:
+        problems.append(f"{name} {exc}")
+        return None

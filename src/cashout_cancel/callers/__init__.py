@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..outcomes import CancelResult, Outcome
-from ..validation import CancelRequest, InvalidRequest
+from ..validation import CancelRequest, InvalidRequest, parse_request
 
 
 class Caller(Protocol):
@@ -32,6 +32,14 @@ def refusal(problem: InvalidRequest) -> CancelResult:
         external_id=problem.external_id,
         message=f"Invalid request: {problem.message}",
     )
+
+
+def validated(fields: dict[str, Any]) -> CancelRequest | CancelResult:
+    """The request in `fields`, or the 400 that refuses it."""
+    try:
+        return parse_request(fields)
+    except InvalidRequest as problem:
+        return refusal(problem)
 
 
 def recognise(event: Any) -> Caller:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..outcomes import CancelResult
-from ..validation import CancelRequest, InvalidRequest, parse_request
-from . import refusal
+from ..validation import CancelRequest, InvalidRequest
+from . import refusal, validated
 
 
 class DirectCaller:
@@ -24,10 +24,7 @@ class DirectCaller:
             return refusal(
                 InvalidRequest("the event must be a JSON object with cashout_id and external_id")
             )
-        try:
-            return parse_request(event)
-        except InvalidRequest as problem:
-            return refusal(problem)
+        return validated(event)
 
     def respond(self, result: CancelResult, correlation_id: str | None) -> dict[str, Any]:
         """The result object, statusCode included."""

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 from ..errors import RetryableFailure
 from ..outcomes import CancelResult
-from ..validation import CancelRequest, InvalidRequest, parse_request
-from . import refusal
+from ..validation import CancelRequest, InvalidRequest
+from . import refusal, validated
 
 DETAIL_TYPE = "Cashout Cancel Requested"
 
@@ -35,10 +35,7 @@ class EventBridgeCaller:
             return refusal(
                 InvalidRequest("detail must be a JSON object with cashout_id and external_id")
             )
-        try:
-            return parse_request(detail)
-        except InvalidRequest as problem:
-            return refusal(problem)
+        return validated(detail)
 
     def respond(self, result: CancelResult, correlation_id: str | None) -> dict[str, Any]:
         """Return 2xx/4xx results (the on-success destination records them); raise the rest."""
