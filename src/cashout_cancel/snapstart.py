@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from typing import Any
 
 from . import retry, runtime
 from .errors import ConfigurationError
@@ -26,13 +27,26 @@ def after_restore() -> None:
     # The module-level generator too: botocore's retry backoff and Powertools' log sampling draw
     # from it, and the snapshot froze its state for every copy.
     random.seed()
-    session = runtime.http_session()
     # Connections in the snapshot point at sockets that no longer exist (or that every restored
     # copy would share): drop them, keep the session and its adapters.
-    for adapter in session.adapters.values():
+    for adapter in runtime.http_session().adapters.values():
+        _close_pools(adapter)
         adapter.close()
     with contextlib.suppress(ConfigurationError):
         runtime.service().clear_credentials()
+
+
+def _close_pools(adapter: Any) -> None:
+    # urllib3 2's PoolManager.clear() (what adapter.close() calls) only forgets its pools; they
+    # close when garbage-collected. Close them now, so that no socket from the snapshot is used
+    # again even by code that still holds a pool.
+    pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+    if pools is None:
+        return
+    for key in pools.keys():  # noqa: SIM118 - the container refuses iteration; keys() copies
+        pool = pools.get(key)
+        if pool is not None:
+            pool.close()
 
 
 def register() -> None:
