@@ -113,3 +113,26 @@ def test_invalid_path_cashout_id_is_named(
     assert "cashout_id" not in body_of(response)
     assert body_of(response)["external_id"] == "ext-1001"
     assert d24.received() == []
+
+
+def test_trimmed_event_without_path_routes_from_resource_and_parameters(
+    build: Any, invoke: Invoke, d24: D24Sandbox
+) -> None:
+    """A hand-built event (no concrete path, no request context) still routes."""
+    event = build(1001, {"external_id": "ext-1001"})
+    for key in ("path", "rawPath", "requestContext"):
+        event.pop(key, None)
+    response = invoke(event)
+    assert (response["statusCode"], body_of(response)["outcome"]) == (200, "CANCELLED")
+    assert d24.status_of(1001) == CANCELLED
+
+
+def test_trimmed_catch_all_event_routes_from_the_proxy_parameter(
+    build: Any, invoke: Invoke
+) -> None:
+    event = build(1002, {"external_id": "ext-1002"}, catch_all=True)
+    for key in ("path", "rawPath"):
+        event.pop(key, None)
+    event.get("requestContext", {}).get("http", {}).pop("path", None)
+    response = invoke(event)
+    assert (response["statusCode"], body_of(response)["outcome"]) == (200, "CANCELLED")

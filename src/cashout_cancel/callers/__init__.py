@@ -49,6 +49,6 @@ def recognise(event: Any) -> Caller:
     if isinstance(event, dict):
         if "detail-type" in event and "detail" in event:
             return eventbridge.CALLER
-        if "requestContext" in event and ("httpMethod" in event or "routeKey" in event):
+        if "httpMethod" in event or "routeKey" in event:
             return api_gateway.CALLER
     return direct.CALLER

@@ -9,11 +9,6 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import (
-    APIGatewayProxyEvent,
-    APIGatewayProxyEventV2,
-)
-
 from ..outcomes import CancelResult, Outcome
 from ..validation import CancelRequest, InvalidRequest, parse_cashout_id, parse_request
 from . import refusal
@@ -21,6 +16,7 @@ from . import refusal
 MAX_BODY_BYTES = 8192
 # Matched at the end of the path so that a stage or base-path prefix does not matter.
 _ROUTE = re.compile(r"(?:^|/)cashouts/([^/]+)/cancel/?\Z")
+_TEMPLATE_PARAMETER = re.compile(r"\{([^{}+]+)\+?\}")
 _METHOD = "POST"
 
 
@@ -37,10 +33,7 @@ class ApiGatewayCaller:
 
     def to_request(self, event: Any) -> CancelRequest | CancelResult:
         """Route, then validate path and body; nothing else in the event is trusted."""
-        try:
-            method, path = _method_and_path(event)
-        except (KeyError, TypeError, AttributeError):
-            return refusal(InvalidRequest("the API Gateway event lacks its method or path"))
+        method, path = _method_and_path(event)
         match = _ROUTE.search(path) if isinstance(path, str) else None
         if match is None:
             return CancelResult(Outcome.ROUTE_NOT_FOUND)
@@ -67,12 +60,39 @@ class ApiGatewayCaller:
 
 
 def _method_and_path(event: dict[str, Any]) -> tuple[Any, Any]:
+    """The method and the request path of a v1 or v2 event.
+
+    Read with plain lookups rather than Powertools' data classes, whose properties raise KeyError
+    on a missing key: a hand-built or trimmed event must still route (or be refused), not crash.
+    Where the concrete path is missing, it is rebuilt from the route template and path parameters.
+    """
+    context = _mapping(event.get("requestContext"))
+    parameters = event.get("pathParameters")
     if event.get("version") == "2.0" or "routeKey" in event:
-        v2 = APIGatewayProxyEventV2(event)
+        http = _mapping(context.get("http"))
+        route_method, _, route_path = str(event.get("routeKey") or "").partition(" ")
+        method = http.get("method") or route_method
         # rawPath keeps a stage prefix; the route regex ignores any prefix.
-        return v2.http_method, v2.raw_path
-    v1 = APIGatewayProxyEvent(event)
-    return v1.http_method, v1.path
+        path = event.get("rawPath") or http.get("path") or _expand(route_path, parameters)
+        return method, path
+    path = event.get("path") or _expand(event.get("resource"), parameters)
+    return event.get("httpMethod") or context.get("httpMethod"), path
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _expand(template: Any, parameters: Any) -> str | None:
+    """`/cashouts/{cashout_id}/cancel` or `/{proxy+}` with the event's path parameters filled in."""
+    if not isinstance(template, str) or not isinstance(parameters, dict):
+        return None
+
+    def value(match: re.Match[str]) -> str:
+        found = parameters.get(match.group(1))
+        return found if isinstance(found, str) else match.group(0)
+
+    return _TEMPLATE_PARAMETER.sub(value, template)
 
 
 def _id_or_none(value: str) -> int | None:
