@@ -19,6 +19,13 @@ from .validation import CancelRequest
 
 NOT_FOUND_CODE = 509
 _AUTH_REFUSED = (401, 403)
+# What a final D24 answer that is neither a confirmation nor a 412 means for the caller; any
+# other status (a 200 that confirms nothing, a 3xx, a 404) is a bad response.
+_ERROR_OUTCOMES = {
+    400: Outcome.UPSTREAM_REJECTED,
+    401: Outcome.UPSTREAM_AUTH_FAILED,
+    403: Outcome.UPSTREAM_AUTH_FAILED,
+}
 
 
 class _NotFound:
@@ -91,26 +98,19 @@ class CancelService:
             confirmed = _cashout_status(answer)
             if confirmed is not None and confirmed.is_cancelled:
                 return self._result(ctx, Outcome.CANCELLED, status=confirmed)
-            return self._result(
-                ctx, Outcome.UPSTREAM_BAD_RESPONSE, upstream=self._upstream(ctx, answer)
-            )
         if status == 412:
             if answer.field("code") == NOT_FOUND_CODE and not may_have_applied:
                 return self._result(ctx, Outcome.NOT_FOUND, upstream=self._upstream(ctx, answer))
             return self._reconcile_refusal(ctx, answer, may_have_applied)
-        if status in _AUTH_REFUSED:
-            return self._result(
-                ctx, Outcome.UPSTREAM_AUTH_FAILED, upstream=self._upstream(ctx, answer)
-            )
-        if status == 400:
-            return self._result(
-                ctx, Outcome.UPSTREAM_REJECTED, upstream=self._upstream(ctx, answer)
-            )
         if status >= 500:  # a 5xx that is not retried (501, 505, ...) is still "unavailable"
             return self._after_no_answer(ctx, D24Unreachable(False, True, answer), True)
-        return self._result(
-            ctx, Outcome.UPSTREAM_BAD_RESPONSE, upstream=self._upstream(ctx, answer)
-        )
+        if may_have_applied:
+            # An earlier attempt may have cancelled it: D24's status says whether it did.
+            found = self._look_up(ctx)
+            if isinstance(found, CashoutStatus) and found.is_cancelled:
+                return self._result(ctx, Outcome.CANCELLED, status=found)
+        outcome = _ERROR_OUTCOMES.get(status, Outcome.UPSTREAM_BAD_RESPONSE)
+        return self._result(ctx, outcome, upstream=self._upstream(ctx, answer))
 
     def _reconcile_refusal(
         self, ctx: _Context, refusal: D24Answer, may_have_applied: bool

@@ -14,6 +14,9 @@ from .observability import record_latency
 from .retry import RetryPolicy
 from .settings import ENV_NAMES, Settings, load_settings
 
+SECRETS_CONNECT_TIMEOUT = 1.0
+SECRETS_READ_TIMEOUT = 2.0
+
 _lock = threading.Lock()
 _session = None  # requests.Session, shared across settings changes
 _secrets_client: Any = None
@@ -76,8 +79,17 @@ def secrets_client() -> Any:
     global _secrets_client
     if _secrets_client is None:
         import boto3  # deferred: invalid requests are answered without paying for boto3
+        from botocore.config import Config
 
-        _secrets_client = boto3.client("secretsmanager")
+        # botocore's defaults (60 s connect and read, retried) would let a Secrets Manager that
+        # accepts and never answers hold the invocation past the Lambda deadline. GetSecretValue
+        # answers in tens of milliseconds; these bounds keep the worst case near 7 s.
+        config = Config(
+            connect_timeout=SECRETS_CONNECT_TIMEOUT,
+            read_timeout=SECRETS_READ_TIMEOUT,
+            retries={"mode": "standard", "total_max_attempts": 2},
+        )
+        _secrets_client = boto3.client("secretsmanager", config=config)
     return _secrets_client
 
 
