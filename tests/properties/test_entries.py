@@ -468,12 +468,6 @@ def test_any_direct_payload_gets_the_contract_answer(payload: Any, call: Caller)
     assert_answer(expect_direct(payload), result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CONTRACT section 4 echoes cashout_id 'whenever the request carried it "
-    "validly'; a request whose path names a valid cashout_id but whose body is not a JSON "
-    "object is answered 400 without it (a 405 on the same path does echo it).",
-)
 def test_invalid_body_still_echoes_the_valid_cashout_id_of_the_path(call: Caller) -> None:
     # Given a POST to a valid cashout's route whose body is not JSON
     # When it reaches the handler

@@ -181,12 +181,6 @@ def test_no_credential_or_signature_leaks_under_any_fault(
         assert not leaks, f"{secret[:8]}... leaked in: {leaks[0][:300]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: upstream messages are scrubbed of login, pass and secret_key but not of the "
-    "Payload-Signature; a D24 error that quotes the signature it got puts it in the answer "
-    "and the result log line.",
-)
 def test_d24_quoting_our_signature_does_not_leak_it(
     invoke: Invoke, d24: D24Sandbox, debug_logs: Logs
 ) -> None:

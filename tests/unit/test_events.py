@@ -269,7 +269,7 @@ SAM_COMMANDS = {
 @pytest.mark.skipif(not Path(SAM).exists(), reason="sam is not installed (make tools-venv)")
 @pytest.mark.parametrize("caller", sorted(SAM_COMMANDS))
 def test_recorded_shapes_still_match_sam(caller: str) -> None:
-    output = subprocess.run(  # noqa: S603 - a fixed command line
+    output = subprocess.run(
         [SAM, "local", "generate-event", *SAM_COMMANDS[caller]],
         capture_output=True,
         text=True,

@@ -104,7 +104,11 @@ def _id_or_none(value: str) -> int | None:
 
 def _request(event: dict[str, Any], path_cashout_id: str) -> CancelRequest:
     """The request from the path's cashout_id and the body's external_id."""
-    fields = _body(event)
+    try:
+        fields = _body(event)
+    except InvalidRequest as problem:
+        # The path's id was valid even if the body is not: the answer echoes it.
+        raise InvalidRequest(problem.message, cashout_id=_id_or_none(path_cashout_id)) from None
     if "cashout_id" in fields:
         # A body may repeat the id; it must then name the same cashout as the path.
         try:
