@@ -42,8 +42,8 @@ from typing import Any, Final, Literal, Self, cast
 
 # Fake credentials of the local sandbox, the defaults of D24Sandbox and of the standalone run.
 SANDBOX_LOGIN: Final = "sandbox-login"
-SANDBOX_PASSWORD: Final = "sandbox-pass"  # noqa: S105 - a local fake, not a secret
-SANDBOX_SECRET_KEY: Final = "sandbox-secret-key"  # noqa: S105 - a local fake, not a secret
+SANDBOX_PASSWORD: Final = "sandbox-pass"
+SANDBOX_SECRET_KEY: Final = "sandbox-secret-key"
 
 PENDING: Final = 0
 COMPLETED: Final = 1
