@@ -10,7 +10,8 @@ from dataclasses import dataclass
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # Restored SnapStart copies must not share one sequence, so this is re-seeded after restore.
-_jitter = random.Random()  # noqa: S311  # nosec B311 - backoff jitter, not cryptography
+# Backoff jitter, not cryptography: a pseudo-random generator is what it needs.
+_jitter = random.Random()  # noqa: S311  # nosec B311
 
 
 @dataclass(frozen=True)
