@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from . import __version__
 from .credentials import Credentials
 from .deadline import MIN_ATTEMPT_SECONDS, Deadline
+from .http_session import KeepAliveAdapter, KeepAliveSession
 from .outcomes import UpstreamError
 from .retry import RetryPolicy, backoff_delay, is_retryable_status, jitter_draw, retry_after_seconds
 from .signing import sign
@@ -67,11 +67,12 @@ class D24Unreachable(Exception):
 
 def new_session(pool_size: int = 10) -> requests.Session:
     """A keep-alive session for D24: TLS verified, no proxy or netrc from the environment."""
-    session = requests.Session()
+    session = KeepAliveSession()
     # The environment can hold a .netrc or proxy settings meant for something else; D24 traffic
     # leaves through the VPC's NAT, and skipping the scan saves time on every request.
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    # Both classes trim requests' per-call work that fixed settings make moot (http_session.py).
+    adapter = KeepAliveAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

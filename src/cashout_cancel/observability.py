@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -16,7 +17,20 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cashout-cancel"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CashoutCancel"
 LATENCY_METRIC = "UpstreamLatency"
 
-logger = Logger(service=SERVICE)
+
+def _decode_json_message(message: Any) -> Any:
+    """Decode a log message only when it looks like a JSON document.
+
+    Powertools turns a message that is a JSON document into an object, and by default tries
+    `json.loads` on every message to find out; ours are sentences, and the failed attempt (an
+    exception raised and caught) was about a sixth of the result line's cost (`make bench`).
+    """
+    if isinstance(message, str) and message[:1] in ("{", "["):
+        return json.loads(message)
+    return message
+
+
+logger = Logger(service=SERVICE, json_deserializer=_decode_json_message)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 # botocore logs whole responses at DEBUG, GetSecretValue's included: whatever the root logger's
