@@ -59,9 +59,9 @@ invoke: venv
 api: venv
 	$(BIN)/python -m local.api --port $(PORT)
 
-## bench: warm, cold-start and memory benchmark against the floor and a naive handler
+## bench: warm, cold-start and memory benchmark against the floor and a naive handler (BENCH_ARGS=--quick)
 bench: venv
-	$(BIN)/python -m local.bench
+	$(BIN)/python -m local.bench $(BENCH_ARGS)
 
 ## clean: remove build output and caches (not the virtual environments)
 clean:

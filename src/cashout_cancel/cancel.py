@@ -57,12 +57,7 @@ class CancelService:
         try:
             return self._cancel(request, deadline)
         except ConfigurationError as exc:
-            return CancelResult(
-                Outcome.CONFIGURATION_ERROR,
-                cashout_id=request.cashout_id,
-                external_id=request.external_id,
-                message=f"Configuration error: {exc}.",
-            )
+            return configuration_error(request, exc)
 
     def clear_credentials(self) -> None:
         """Forget cached credentials; the next cancel reads the secret again."""
@@ -184,6 +179,16 @@ class CancelService:
             upstream=upstream,
             message=message,
         )
+
+
+def configuration_error(request: CancelRequest, problem: ConfigurationError) -> CancelResult:
+    """The 500 for a missing or malformed setting or secret, naming the problem (never a value)."""
+    return CancelResult(
+        Outcome.CONFIGURATION_ERROR,
+        cashout_id=request.cashout_id,
+        external_id=request.external_id,
+        message=f"Configuration error: {problem}.",
+    )
 
 
 def _cashout_status(answer: D24Answer) -> CashoutStatus | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import runtime, snapstart
 from .callers import recognise
+from .cancel import configuration_error
 from .deadline import Deadline
 from .errors import ConfigurationError
 from .observability import logger, metrics, record_result, traced
@@ -74,16 +75,10 @@ def _run(request: Any, context: Any) -> CancelResult:
     if isinstance(request, CancelResult):
         return request  # refused before anything was sent
     try:
-        margin = runtime.settings().deadline_margin
-        service = runtime.service()
+        settings, service = runtime.current()
     except ConfigurationError as exc:
-        return CancelResult(
-            Outcome.CONFIGURATION_ERROR,
-            cashout_id=request.cashout_id,
-            external_id=request.external_id,
-            message=f"Configuration error: {exc}.",
-        )
-    return service.cancel(request, Deadline.from_context(context, margin))
+        return configuration_error(request, exc)
+    return service.cancel(request, Deadline.from_context(context, settings.deadline_margin))
 
 
 def _request_id(context: Any) -> str | None:

@@ -27,6 +27,12 @@ def _environment_key() -> tuple[str | None, ...]:
     return tuple(os.environ.get(name) for name in ENV_NAMES)
 
 
+def current() -> tuple[Settings, CancelService]:
+    """The validated settings and the cancel use case wired to them (raises ConfigurationError)."""
+    built = _current()
+    return built[1], built[2]
+
+
 def settings() -> Settings:
     """The validated settings (raises ConfigurationError)."""
     return _current()[1]

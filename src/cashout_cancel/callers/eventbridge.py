@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-
 from ..errors import RetryableFailure
 from ..outcomes import CancelResult
 from ..validation import CancelRequest, InvalidRequest
@@ -26,11 +24,13 @@ class EventBridgeCaller:
 
     def to_request(self, event: Any) -> CancelRequest | CancelResult:
         """Accept only our detail-type; validate the detail."""
-        bridge_event = EventBridgeEvent(event)
-        if bridge_event.detail_type != DETAIL_TYPE:
+        # Two keys read directly: Powertools' EventBridgeEvent would do the same, but importing its
+        # data_classes package (every event source's class) costs ~12 ms of cold start, measured
+        # by `make bench` as the difference between 1.07x and 1.005x of the cold floor.
+        if event.get("detail-type") != DETAIL_TYPE:
             # A rule that forwards too much must not cancel anything.
             return refusal(InvalidRequest(f"detail-type must be '{DETAIL_TYPE}'"))
-        detail = bridge_event.get("detail")
+        detail = event.get("detail")
         if not isinstance(detail, dict):
             return refusal(
                 InvalidRequest("detail must be a JSON object with cashout_id and external_id")
