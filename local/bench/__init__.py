@@ -10,5 +10,5 @@ that the coordinator drives in interleaved rounds, and every cold start in a fre
 - `lambda_like`: what Lambda hands a function (environment, context, a REST API event).
 - `warm`: the warm worker; `coldstart`: the fresh-process child (cold start and memory).
 - `runner`: starts and drives those processes and checks the handler's output.
-- `report`: statistics, targets, the table and the JSON line. Results: docs/performance.md.
+- `report`: statistics, targets, the table and the JSON line. Results: README, Performance.
 """

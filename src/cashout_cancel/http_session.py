@@ -3,7 +3,7 @@ trimmed where the session's fixed settings make it moot.
 
 `Session.request` merges session and request settings, re-parses the URL, scans the cookie jar
 and looks the connection pool up again on every call: with the adapter's share, about 140 us of a
-650 us loopback round trip (`make bench`; docs/performance.md has the profile). With `trust_env`
+650 us loopback round trip (`make bench`; README, Performance has the profile). With `trust_env`
 off, no session-wide cookies, auth, params or proxies, and one host, none of that changes between
 calls. The classes here skip it and send the same request
 through the same `Session.send` and adapter: same headers (the session's defaults merged with the

@@ -149,7 +149,7 @@ def test_invalid_request_is_400_and_nothing_reaches_d24(
     assert function_env.received() == []
 
 
-# In parallel one invocation can flush another's metrics (see docs/local-api.md); answers hold.
+# In parallel one invocation can flush another's metrics (README, local API); answers hold.
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 @pytest.mark.parametrize("serialise", [True, False], ids=["serialised", "parallel"])
 def test_20_concurrent_cancels_of_distinct_cashouts_are_all_correct(
