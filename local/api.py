@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import re
-import socketserver
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
@@ -39,6 +38,8 @@ from local.d24_sandbox import (
     STATUS_DESCRIPTIONS,
     D24Sandbox,
 )
+from local.function_env import FUNCTION_ENV
+from local.loopback import LoopbackHTTPServer
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -55,15 +56,6 @@ RESOURCE = "/cashouts/{cashout_id}/cancel"
 _ROUTE = re.compile(r"/cashouts/([^/]+)/cancel")
 # API Gateway's payload limit; the handler refuses far smaller bodies itself.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-# The template's environment for the function; variables already set win (tests shorten them).
-FUNCTION_ENV = {
-    "D24_TIMEOUT_SECONDS": "5",
-    "D24_CONNECT_TIMEOUT_SECONDS": "2",
-    "D24_MAX_ATTEMPTS": "3",
-    "SECRET_CACHE_TTL_SECONDS": "300",
-    "DEADLINE_MARGIN_MS": "500",
-    "POWERTOOLS_SERVICE_NAME": "cashout-cancel",
-}
 _GATEWAY_ERROR = (502, {"message": "Internal server error"})  # what API Gateway answers then
 _TEXT_TYPES = re.compile(
     r"text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded)"
@@ -365,20 +357,10 @@ def _real_handler() -> Handler:
     return cast(Handler, lambda_handler)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # stopping must not wait for an invocation stuck on a slow D24
-    request_queue_size = 128
-
+class _Server(LoopbackHTTPServer):
     def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
         self.api = api
         super().__init__(address, _RequestHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN: a DNS query that can stall offline.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.socket.getsockname()[:2]
-        self.server_name, self.server_port = str(host), int(port)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import json
 import socket
-import socketserver
 import struct
 import sys
 import threading
@@ -36,9 +35,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal, Self, cast
+
+from local.loopback import LoopbackHTTPServer
 
 # Fake credentials of the local sandbox, the defaults of D24Sandbox and of the standalone run.
 SANDBOX_LOGIN: Final = "sandbox-login"
@@ -520,21 +521,10 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # stop() must not wait for handler threads, one of which may be hanging on purpose.
-    block_on_close = False
-    request_queue_size = 128
-
+class _Server(LoopbackHTTPServer):
     def __init__(self, address: tuple[str, int], sandbox: D24Sandbox) -> None:
         self.sandbox = sandbox
         super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN: a DNS query that can stall offline.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.socket.getsockname()[:2]
-        self.server_name, self.server_port = str(host), int(port)
 
     def handle_error(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any

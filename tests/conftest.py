@@ -55,21 +55,28 @@ def _fresh_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def d24() -> Iterator[D24Sandbox]:
+def merchant_secret() -> dict[str, str]:
+    """The merchant's D24 credentials, as the secret holds them (override to use others)."""
+    return {"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}
+
+
+@pytest.fixture
+def d24(merchant_secret: dict[str, str]) -> Iterator[D24Sandbox]:
     """A fresh D24 sandbox with the seeded cashouts and the merchant's credentials."""
-    with D24Sandbox(login=LOGIN, password=PASSWORD, secret_key=SECRET_KEY) as sandbox:
+    with D24Sandbox(
+        login=merchant_secret["login"],
+        password=merchant_secret["pass"],
+        secret_key=merchant_secret["secret_key"],
+    ) as sandbox:
         yield sandbox
 
 
 @pytest.fixture
-def secrets() -> Iterator[Any]:
+def secrets(merchant_secret: dict[str, str]) -> Iterator[Any]:
     """Secrets Manager (moto) holding the merchant's D24 secret."""
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
-        client.create_secret(
-            Name=SECRET_ID,
-            SecretString=json.dumps({"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}),
-        )
+        client.create_secret(Name=SECRET_ID, SecretString=json.dumps(merchant_secret))
         yield client
 
 

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..function_env import FUNCTION_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
 EVENT_TEMPLATE = REPO / "events" / "api-rest-cancel.json"
@@ -113,12 +115,7 @@ def function_environment(
             "AWS_ENDPOINT_URL": address["aws_endpoint_url"],
             "D24_SECRET_ID": address["secret_id"],
             "D24_BASE_URL": address["d24_base_url"],
-            "D24_TIMEOUT_SECONDS": "5",
-            "D24_CONNECT_TIMEOUT_SECONDS": "2",
-            "D24_MAX_ATTEMPTS": "3",
-            "SECRET_CACHE_TTL_SECONDS": "300",
-            "DEADLINE_MARGIN_MS": "500",
-            "POWERTOOLS_SERVICE_NAME": "cashout-cancel",
+            **FUNCTION_ENV,
             "POWERTOOLS_METRICS_NAMESPACE": "CashoutCancel",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }

@@ -18,9 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from local.d24_sandbox import D24Sandbox, Fault
 from tests.conftest import SECRET_ID, Invoke
@@ -38,19 +36,9 @@ ROTATED = {"login": LEAK_LOGIN, "pass": LEAK_PASS + "-r2", "secret_key": LEAK_SE
 
 
 @pytest.fixture
-def d24() -> Iterator[D24Sandbox]:
-    """The sandbox, holding the distinctive credentials (overrides the shared fixture)."""
-    with D24Sandbox(login=LEAK_LOGIN, password=LEAK_PASS, secret_key=LEAK_SECRET_KEY) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def secrets() -> Iterator[Any]:
-    """Secrets Manager holding the distinctive credentials (overrides the shared fixture)."""
-    with mock_aws():
-        client = boto3.client("secretsmanager", region_name="us-east-1")
-        client.create_secret(Name=SECRET_ID, SecretString=json.dumps(LEAK_SECRET))
-        yield client
+def merchant_secret() -> dict[str, str]:
+    """Distinctive credentials, so that any trace of them in an output is found."""
+    return dict(LEAK_SECRET)
 
 
 @dataclass

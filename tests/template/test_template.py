@@ -429,3 +429,13 @@ def test_template_linters_run_in_make_not_in_pytest() -> None:
     commands = recipe.group(1)
     for tool in ("$(SAM) validate --lint", "cfn-lint template.yaml", "checkov", "$(SAM) build"):
         assert tool in commands
+
+
+def test_local_tools_run_the_function_with_the_templates_environment(
+    function: dict[str, Any],
+) -> None:
+    from local.function_env import FUNCTION_ENV
+
+    variables = function["Environment"]["Variables"]
+    literal = {name: value for name, value in variables.items() if isinstance(value, str)}
+    assert literal == FUNCTION_ENV
