@@ -33,11 +33,6 @@ def current() -> tuple[Settings, CancelService]:
     return built[1], built[2]
 
 
-def settings() -> Settings:
-    """The validated settings (raises ConfigurationError)."""
-    return _current()[1]
-
-
 def service() -> CancelService:
     """The cancel use case, wired to its D24 client and credential store."""
     return _current()[2]

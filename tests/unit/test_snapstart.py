@@ -74,7 +74,7 @@ def test_before_snapshot_builds_settings_session_and_client_without_reading_the_
     client = runtime.secrets_client()
     session = runtime.http_session()
     assert runtime.service() is runtime.service()
-    assert runtime.settings().base_url == function_env.base_url
+    assert runtime.current()[0].base_url == function_env.base_url
     assert builds == {"settings": 1, "session": 1}
     assert runtime.secrets_client() is client
     assert runtime.http_session() is session
