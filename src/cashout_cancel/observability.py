@@ -11,11 +11,30 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .outcomes import CancelResult
+from .outcomes import CancelResult, Outcome
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cashout-cancel"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CashoutCancel"
-LATENCY_METRIC = "UpstreamLatency"
+
+# Every metric the function emits, by name. Each is published twice (EMF dimension sets): under
+# `service` alone, and under `service` and `caller` (one of CALLERS). The dashboard and alarms in
+# template.yaml are built from these names; a test holds the two together.
+OUTCOME_METRICS = tuple(outcome.value for outcome in Outcome)  # a Count per result, by outcome
+RESULTS_METRIC = "Results"  # a Count per result, whatever its outcome (denominator of shares)
+LATENCY_METRIC = "UpstreamLatency"  # Milliseconds, per D24 attempt
+PUBLISHED_METRIC = "ResultsPublished"  # result events put on RESULTS_EVENT_BUS
+NOT_PUBLISHED_METRIC = "ResultsNotPublished"  # results that could not be published (retried)
+BATCH_ITEM_FAILURES_METRIC = "BatchItemFailures"  # SQS messages handed back for redelivery
+METRIC_NAMES = (
+    *OUTCOME_METRICS,
+    RESULTS_METRIC,
+    LATENCY_METRIC,
+    PUBLISHED_METRIC,
+    NOT_PUBLISHED_METRIC,
+    BATCH_ITEM_FAILURES_METRIC,
+)
+CALLER_DIMENSION = "caller"
+CALLERS = ("api_gateway", "eventbridge", "direct", "sqs")
 
 
 def _decode_json_message(message: Any) -> Any:
