@@ -79,8 +79,18 @@ _POLL_SECONDS: Final = 0.01
 Endpoint = Literal["cancel", "status", "other"]
 FaultTarget = Literal["cancel", "status", "any"]
 FaultKind = Literal[
-    "answer", "delay", "hang", "reset", "apply_then_drop", "apply_then_delay", "apply_then_answer"
+    "answer",
+    "delay",
+    "hang",
+    "reset",
+    "apply_then_drop",
+    "apply_then_delay",
+    "apply_then_answer",
+    "drip",
+    "stall_after_headers",
 ]
+# Which part of an answer a drip sends slowly: the status line and headers, or the body.
+DripPart = Literal["headers", "body"]
 _ROUTES: Final[Mapping[str, tuple[str, Endpoint]]] = MappingProxyType(
     {CANCEL_PATH: ("DELETE", "cancel"), STATUS_PATH: ("POST", "status")}
 )
@@ -123,6 +133,7 @@ class Received:
     body: bytes
     signature_valid: bool
     endpoint: Endpoint
+    client_port: int = 0  # the client's TCP port: requests on one kept-alive connection share it
 
     def header(self, name: str) -> str | None:
         """A header's value, whatever the case of its name, or None."""
@@ -204,6 +215,9 @@ class Fault:
     kind: FaultKind
     answer: Answer | None = None
     seconds: float = 0.0
+    apply: bool = True  # for drip and stall_after_headers: process first, then play the answer
+    part: DripPart = "body"
+    padding: int = 0  # for an oversized applied answer: bytes of whitespace before the real one
 
     @classmethod
     def status(
@@ -253,6 +267,38 @@ class Fault:
         return cls("apply_then_delay", seconds=_non_negative(seconds))
 
     @classmethod
+    def drip(cls, interval: float, part: DripPart = "body", apply: bool = True) -> Fault:
+        """Send the answer one byte every `interval` seconds: its status line and headers
+        (`part="headers"`, the body then at once) or its body (`part="body"`, headers at once).
+
+        With `apply` the request is processed first and its real answer dripped (D24 slow to
+        answer); without, nothing is applied and a 503 is dripped (a sick proxy in front)."""
+        return cls("drip", _PROXY_UNAVAILABLE, _non_negative(interval), apply, part)
+
+    @classmethod
+    def stall_after_headers(cls, apply: bool = True) -> Fault:
+        """Send the status line and headers of the answer, then nothing, until the client closes.
+
+        With `apply` the request is processed first (its effect is real, its answer never ends)."""
+        return cls("stall_after_headers", _PROXY_UNAVAILABLE, apply=apply)
+
+    @classmethod
+    def redirect(
+        cls, http_status: int = 302, location: str = "https://elsewhere.example/v3/cashout/cancel"
+    ) -> Fault:
+        """Answer a redirect to `location` without applying (a misrouted proxy or load balancer)."""
+        body = json.dumps({"message": "Moved"}).encode()
+        return cls("answer", Answer(http_status, body, headers=(("Location", location),)))
+
+    @classmethod
+    def oversized(cls, size: int, apply: bool = False) -> Fault:
+        """Answer 200 with a body of `size` bytes: `size` bytes of JSON whitespace and then the
+        real answer when `apply` (valid JSON, only readable whole), else filler with no answer."""
+        if apply:
+            return cls("apply_then_answer", padding=size)
+        return cls("answer", Answer(200, b" " * size + b'{"note": "no answer here"}'))
+
+    @classmethod
     def apply_then_status(
         cls,
         http_status: int,
@@ -261,6 +307,9 @@ class Fault:
     ) -> Fault:
         """Apply, then answer `http_status` (body as in `Fault.status`) instead of the result."""
         return cls("apply_then_answer", _fault_answer(http_status, body, headers))
+
+
+_PROXY_UNAVAILABLE: Final = _json_answer(503, {"code": 503, "message": "Service Unavailable"}, None)
 
 
 def _non_negative(seconds: float) -> float:
@@ -318,6 +367,7 @@ class D24Sandbox:
         self._cashouts: dict[int, Cashout] = dict(SEED_CASHOUTS) if seed else {}
         self._faults: list[tuple[Fault, FaultTarget]] = []
         self._received: list[Received] = []
+        self._played: list[tuple[Endpoint, Fault]] = []
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -429,6 +479,7 @@ class D24Sandbox:
             self._login, self._password, self._secret_key = self._initial_credentials
             self._faults.clear()
             self._received.clear()
+            self._played.clear()
 
     # Request log
 
@@ -466,7 +517,9 @@ class D24Sandbox:
 
     # Used by the request handler
 
-    def _record(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Received:
+    def _record(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, client_port: int
+    ) -> Received:
         route = _ROUTES.get(path.split("?", 1)[0])
         endpoint: Endpoint = route[1] if route is not None and route[0] == method else "other"
         provided = _header(headers, "Payload-Signature") or ""
@@ -476,15 +529,21 @@ class D24Sandbox:
             valid = hmac.compare_digest(
                 expected.hexdigest().encode("ascii"), provided.encode("latin-1", "replace")
             )
-            record = Received(method, path, headers, body, valid, endpoint)
+            record = Received(method, path, headers, body, valid, endpoint, client_port)
             self._received.append(record)
         return record
+
+    def played(self, endpoint: Endpoint | None = None) -> list[Fault]:
+        """The faults played so far, oldest first, optionally on one endpoint's requests."""
+        with self._lock:
+            return [f for e, f in self._played if endpoint is None or e == endpoint]
 
     def _take_fault(self, endpoint: Endpoint) -> Fault | None:
         with self._lock:
             for index, (fault, target) in enumerate(self._faults):
                 if target in (endpoint, "any"):
                     del self._faults[index]
+                    self._played.append((endpoint, fault))
                     return fault
         return None
 
@@ -514,6 +573,13 @@ class D24Sandbox:
             cancelled = replace(cashout, status=CANCELLED)
             self._cashouts[cashout_id] = cancelled
         return _json_answer(200, _status_payload(cancelled), None)
+
+
+def _phrase(http_status: int) -> str:
+    try:
+        return HTTPStatus(http_status).phrase
+    except ValueError:
+        return "Status"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -580,7 +646,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         body = self._read_body()
         headers = dict(self.headers.items())
-        record = self._sandbox._record(self.command, self.path, headers, body or b"")
+        record = self._sandbox._record(
+            self.command, self.path, headers, body or b"", self.client_address[1]
+        )
         route = _ROUTES.get(self.path.split("?", 1)[0])
         if body is None:
             pass  # _read_body answered, or the client is gone
@@ -598,6 +666,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, endpoint: Endpoint, body: bytes) -> None:
         fault = self._sandbox._take_fault(endpoint)
         if fault is not None and not self._play_before(fault):
+            return
+        if fault is not None and fault.kind in ("drip", "stall_after_headers") and not fault.apply:
+            self._play_after(fault, fault.answer or _PROXY_UNAVAILABLE)
             return
         answer = self._sandbox._process(endpoint, self.headers.get_content_type(), body)
         if fault is None:
@@ -648,10 +719,53 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "apply_then_delay":
             if self._sleep(fault.seconds):
                 self._send(answer)
+        elif fault.kind == "apply_then_answer" and fault.padding:
+            self._send(replace(answer, body=b" " * fault.padding + answer.body))
         elif fault.kind == "apply_then_answer" and fault.answer is not None:
             self._send(fault.answer)
+        elif fault.kind == "drip":
+            self._drip(answer, fault.seconds, fault.part)
+        elif fault.kind == "stall_after_headers":
+            self._write_slowly(self._head(answer), 0.0)
+            self._wait_for_client_close()
+            self._abort()
         else:
             self._send(answer)
+
+    def _head(self, answer: Answer) -> bytes:
+        """The status line and headers of `answer`, as `_send` would write them."""
+        lines = [
+            f"{self.protocol_version} {answer.http_status} {_phrase(answer.http_status)}",
+            f"Server: {self.version_string()}",
+            f"Content-Type: {answer.content_type}",
+            f"Content-Length: {len(answer.body)}",
+            *(f"{name}: {value}" for name, value in answer.headers),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _drip(self, answer: Answer, interval: float, part: DripPart) -> None:
+        head, body = self._head(answer), answer.body
+        if part == "headers":
+            done = self._write_slowly(head, interval) and self._write_slowly(body, 0.0)
+        else:
+            done = self._write_slowly(head, 0.0) and self._write_slowly(body, interval)
+        if not done:
+            self._abort()
+
+    def _write_slowly(self, data: bytes, interval: float) -> bool:
+        """Write `data`, one byte every `interval` seconds (all at once for 0); False when the
+        client left or the sandbox stopped first."""
+        try:
+            if interval <= 0:
+                self.wfile.write(data)
+                return True
+            for index in range(len(data)):
+                if self._sandbox._stopping.wait(interval):
+                    return False
+                self.wfile.write(data[index : index + 1])
+        except OSError:
+            return False
+        return True
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the sandbox stops first; then drop the connection and return False."""

@@ -12,9 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from .deadline import Deadline
 from .errors import ConfigurationError
+from .time_limit import TimeLimitExceeded, run_within
+from .withholding import Withholding
 
 MAX_CREDENTIAL_LENGTH = 32  # D24: login and pass are at most 32 characters
 
@@ -27,9 +31,10 @@ class Credentials:
     password: str = field(repr=False)
     secret_key: str = field(repr=False)
 
-    def values(self) -> tuple[str, str, str]:
-        """The three secret values, for scrubbing text that must not carry them."""
-        return (self.login, self.password, self.secret_key)
+    @cached_property
+    def withholding(self) -> Withholding:
+        """The check that keeps these values, in any form, out of what D24's answers pass on."""
+        return Withholding.of((self.login, self.password, self.secret_key))
 
 
 def parse_secret(secret_string: Any) -> Credentials:
@@ -52,7 +57,12 @@ def parse_secret(secret_string: Any) -> Credentials:
 
 
 class CredentialStore:
-    """Reads one secret at most once per TTL, however many threads ask at the same time."""
+    """Reads one secret at most once per TTL, however many threads ask at the same time.
+
+    Every read is bounded by the invocation's deadline (time_limit.py): a Secrets Manager that
+    accepts and never answers, or answers a byte at a time, costs the time left and no more, and
+    the invocation still answers (CONFIGURATION_ERROR, a 500 its caller retries).
+    """
 
     def __init__(
         self,
@@ -69,30 +79,43 @@ class CredentialStore:
         self._cached: Credentials | None = None
         self._expires = 0.0
 
-    def get(self) -> Credentials:
+    def get(self, deadline: Deadline) -> Credentials:
         """The cached credentials, read from Secrets Manager when absent or expired."""
         cached = self._cached
         if cached is not None and self._clock() < self._expires:
             return cached
-        with self._lock:
+        with self._locked(deadline):
             if self._cached is not None and self._clock() < self._expires:
                 return self._cached
-            return self._load()
+            return self._load(deadline)
 
-    def refresh(self, rejected: Credentials) -> Credentials:
+    def refresh(self, rejected: Credentials, deadline: Deadline) -> Credentials:
         """Re-read the secret after D24 refused `rejected`, unless another thread already did."""
-        with self._lock:
+        with self._locked(deadline):
             if self._cached is not None and self._cached != rejected:
                 return self._cached
-            return self._load()
+            return self._load(deadline)
 
     def clear(self) -> None:
         """Forget the cached value (SnapStart restore, tests)."""
         with self._lock:
             self._cached, self._expires = None, 0.0
 
-    def _load(self) -> Credentials:
-        credentials = parse_secret(self._read())
+    def _locked(self, deadline: Deadline) -> _Held:
+        # Another thread may be reading a Secrets Manager that stalls: wait for it only as long
+        # as this invocation has.
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise ConfigurationError("the D24 secret could not be read in time")
+        return _Held(self._lock)
+
+    def _load(self, deadline: Deadline) -> Credentials:
+        try:
+            secret_string = run_within(deadline.remaining(), self._read)
+        except TimeLimitExceeded:
+            raise ConfigurationError(
+                "the D24 secret could not be read in time (Secrets Manager did not answer)"
+            ) from None
+        credentials = parse_secret(secret_string)
         self._cached, self._expires = credentials, self._clock() + self._ttl
         return credentials
 
@@ -111,3 +134,16 @@ class CredentialStore:
                 f"the D24 secret could not be read ({type(exc).__name__})"
             ) from None
         return response.get("SecretString")
+
+
+class _Held:
+    """Releases a lock acquired with a timeout when the `with` block ends."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()

@@ -1,23 +1,28 @@
-"""The D24 Cashouts API v3 client: sign, send, retry within the deadline. Knows HTTP, not Lambda."""
+"""The D24 Cashouts API v3 client: sign, send, retry within the deadline. Knows HTTP, not Lambda.
+
+A call is every attempt of one request (a cancel, or a status look-up). It reports what happened
+as facts, never as a decision: the answer it stopped at, why it stopped without one, and whether
+an attempt may have reached D24 and been applied. What to answer the caller is decided elsewhere
+(decision.py).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
-
-import requests
-from urllib3.exceptions import NewConnectionError
 
 from . import __version__
 from .credentials import Credentials
 from .deadline import MIN_ATTEMPT_SECONDS, Deadline
-from .http_session import KeepAliveAdapter, KeepAliveSession
-from .outcomes import UpstreamError
+from .http_exchange import Answer, ExchangeFailed, Failure, HttpExchange
+from .outcomes import CASHOUT_STATUS_NAMES, CashoutStatus, UpstreamError
 from .retry import RetryPolicy, backoff_delay, is_retryable_status, jitter_draw, retry_after_seconds
 from .signing import sign
+from .withholding import Withholding
 
 USER_AGENT = f"cashout-cancel/{__version__}"
 CANCEL_PATH = "/cashout/cancel"
@@ -26,65 +31,62 @@ _MAX_UPSTREAM_MESSAGE = 300
 
 
 @dataclass(frozen=True)
-class D24Answer:
-    """An HTTP answer from D24 that is not to be retried. `body` is the parsed JSON or None."""
+class Reply:
+    """D24's answer to one request, reduced to its facts.
+
+    Everything here that may be passed on to a caller (the status description, the rejection
+    fields, the error code and message) has been checked against every form of what the request
+    held in confidence (withholding.py); the body itself is not kept.
+    """
 
     http_status: int
-    body: Any
-    # An earlier attempt of this call was sent and lost its answer, or got a 5xx: may have applied.
-    earlier_attempt_may_have_applied: bool = False
-    # What this call sent that must never travel further (credentials, signature), should D24
-    # quote any of it back in an error message.
-    withheld: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    error_code: int | None = None  # D24's integer `code`, to tell "not found" from a refusal
+    status: CashoutStatus | None = None  # a well-formed cashout status in a 200 answer
+    upstream: UpstreamError | None = None
 
-    def field(self, name: str) -> Any:
-        """A top-level field of a JSON object body, or None."""
-        return self.body.get(name) if isinstance(self.body, dict) else None
-
-    def upstream_error(self) -> UpstreamError:
-        """The facts of an error answer, for the result's `upstream` field."""
-        code = self.field("code")
-        message = self.field("message")
-        if isinstance(message, str) and any(value in message for value in self.withheld):
-            message = "(withheld: it quoted the request's credentials or signature)"
-        return UpstreamError(
-            http_status=self.http_status,
-            code=code if isinstance(code, (int, str)) and not isinstance(code, bool) else None,
-            message=message[:_MAX_UPSTREAM_MESSAGE] if isinstance(message, str) else None,
+    @classmethod
+    def of(cls, answer: Answer, withholding: Withholding) -> Reply:
+        """The facts of `answer`; a body over the size limit or not a JSON object has none."""
+        fields = _json_object(answer.body) if answer.complete else None
+        code = fields.get("code") if fields is not None else None
+        return cls(
+            http_status=answer.http_status,
+            error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            status=_cashout_status(fields, withholding) if answer.http_status == 200 else None,
+            upstream=_upstream(answer.http_status, fields, withholding),
         )
 
 
-class D24Unreachable(Exception):
-    """No attempt got an answer worth acting on: timeouts, dropped connections, 429 or 5xx."""
+class NoAnswer(Enum):
+    """Why a call stopped without an answer to act on."""
 
-    def __init__(self, timed_out: bool, may_have_applied: bool, last_answer: D24Answer | None):
-        kind = "timed out" if timed_out else "unavailable"
-        super().__init__(f"D24 {kind}")
-        self.timed_out = timed_out  # the last failure was a timeout, or no attempt could start
-        self.may_have_applied = may_have_applied  # a request was sent whose effect is unknown
-        self.last_answer = last_answer  # the last 429/5xx answer, if any
+    TIMED_OUT = "timed out"  # the last attempt got no answer in time, or none could start
+    UNAVAILABLE = "unavailable"  # refused or dropped connections, or 429/5xx on every attempt
+    TLS_REFUSED = "tls refused"  # D24's certificate failed verification: never retried
 
 
-def new_session(pool_size: int = 10) -> requests.Session:
-    """A keep-alive session for D24: TLS verified, no proxy or netrc from the environment."""
-    session = KeepAliveSession()
-    # The environment can hold a .netrc or proxy settings meant for something else; D24 traffic
-    # leaves through the VPC's NAT, and skipping the scan saves time on every request.
-    session.trust_env = False
-    # Both classes trim requests' per-call work that fixed settings make moot (http_session.py).
-    adapter = KeepAliveAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+@dataclass(frozen=True)
+class CallResult:
+    """What one call (all the attempts of one request) came to.
+
+    `reply` is the answer the call stopped at: a final one when `no_answer` is None, else the
+    last 429/5xx answer, if any. `may_have_applied` is True when some attempt reached D24 and its
+    effect is unknown (its answer was lost, or was a 5xx). `sent` counts the attempts made.
+    """
+
+    reply: Reply | None
+    no_answer: NoAnswer | None
+    may_have_applied: bool
+    sent: int
 
 
 class D24Client:
-    """Cancel and status calls on one reused session, retried on transient failures."""
+    """Cancel and status calls through one reused connection pool, retried on transient failures."""
 
     def __init__(
         self,
         base_url: str,
-        session: requests.Session,
+        exchange: HttpExchange,
         *,
         connect_timeout: float,
         read_timeout: float,
@@ -93,12 +95,17 @@ class D24Client:
         on_latency: Callable[[float], None] | None = None,
     ) -> None:
         self._base_url = base_url
-        self._session = session
+        self._exchange = exchange
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._policy = policy
         self._sleep = sleep
         self._on_latency = on_latency
+
+    @property
+    def attempt_limit(self) -> float:
+        """The longest one attempt may take: connecting, then one read's worth of waiting."""
+        return self._connect_timeout + self._read_timeout
 
     def cancel(
         self,
@@ -107,31 +114,16 @@ class D24Client:
         external_id: str,
         deadline: Deadline,
         reserve: float = 0.0,
-    ) -> D24Answer:
+    ) -> CallResult:
         """DELETE /cashout/cancel, keeping `reserve` seconds of the deadline for a later call."""
-        return self._call(
-            "DELETE",
-            CANCEL_PATH,
-            credentials,
-            cashout_id,
-            external_id,
-            deadline=deadline,
-            reserve=reserve,
-        )
+        return self._call("DELETE", CANCEL_PATH, credentials, cashout_id, external_id,
+                          deadline, reserve)  # fmt: skip
 
     def status(
         self, credentials: Credentials, cashout_id: int, external_id: str, deadline: Deadline
-    ) -> D24Answer:
-        """POST /cashout/status."""
-        return self._call(
-            "POST",
-            STATUS_PATH,
-            credentials,
-            cashout_id,
-            external_id,
-            deadline=deadline,
-            reserve=0.0,
-        )
+    ) -> CallResult:
+        """POST /cashout/status, with whatever time the deadline has left."""
+        return self._call("POST", STATUS_PATH, credentials, cashout_id, external_id, deadline, 0.0)
 
     def _call(
         self,
@@ -140,64 +132,64 @@ class D24Client:
         credentials: Credentials,
         cashout_id: int,
         external_id: str,
-        *,
         deadline: Deadline,
         reserve: float,
-    ) -> D24Answer:
+    ) -> CallResult:
         body = encode_body(credentials, cashout_id, external_id)
         signature = sign(credentials.secret_key, body)
         headers = {
             "Content-Type": "application/json",
             "Payload-Signature": signature,
             "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            # The 64 KiB limit is on what D24 sends; a compressed answer could expand past it.
+            "Accept-Encoding": "identity",
         }
-        withheld = (*credentials.values(), signature)
-        url = self._base_url + path
-        timed_out = True  # when no attempt can start at all, the answer is "not in time"
+        withholding = credentials.withholding.also(signature)
+        request = self._exchange.prepare(method, self._base_url + path, headers, body)
+        no_answer = NoAnswer.TIMED_OUT  # when no attempt can start at all
+        last_reply: Reply | None = None
         may_have_applied = False
-        last_answer: D24Answer | None = None
+        sent = 0
         for attempt in range(1, self._policy.max_attempts + 1):
-            budget = deadline.remaining() - reserve
+            budget = min(self.attempt_limit, deadline.remaining() - reserve)
             if budget < MIN_ATTEMPT_SECONDS:
                 break
+            sent += 1
             wait_at_least = 0.0
             started = time.perf_counter()
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=(min(self._connect_timeout, budget), min(self._read_timeout, budget)),
-                    allow_redirects=False,
+                answer = self._exchange.send(
+                    request, budget, self._connect_timeout, self._read_timeout
                 )
-            except requests.exceptions.ConnectTimeout:
-                timed_out = True
-            except requests.exceptions.Timeout:
-                timed_out, may_have_applied = True, True
-            except requests.exceptions.RequestException as exc:
-                timed_out = False
-                may_have_applied = may_have_applied or not _never_sent(exc)
+            except ExchangeFailed as failed:
+                may_have_applied = may_have_applied or failed.may_have_reached
+                no_answer = _NO_ANSWER[failed.failure]
             else:
-                answer = D24Answer(
-                    response.status_code, _parse_json(response.content), may_have_applied, withheld
-                )
-                if not is_retryable_status(answer.http_status):
-                    return answer
-                timed_out, last_answer = False, answer
+                reply = Reply.of(answer, withholding)
+                if not is_retryable_status(reply.http_status):
+                    return CallResult(reply, None, may_have_applied, sent)
+                last_reply, no_answer = reply, NoAnswer.UNAVAILABLE
                 # A 5xx may come after the cancel was applied; a 429 is refused before any work.
-                may_have_applied = may_have_applied or answer.http_status >= 500
-                wait_at_least = retry_after_seconds(response.headers.get("Retry-After")) or 0.0
+                may_have_applied = may_have_applied or reply.http_status >= 500
+                wait_at_least = retry_after_seconds(answer.retry_after) or 0.0
             finally:
                 if self._on_latency is not None:
                     self._on_latency((time.perf_counter() - started) * 1000)
-            if attempt == self._policy.max_attempts:
+            if attempt == self._policy.max_attempts or no_answer is NoAnswer.TLS_REFUSED:
                 break
             delay = max(backoff_delay(attempt, self._policy, jitter_draw()), wait_at_least)
             if deadline.remaining() - reserve - delay < MIN_ATTEMPT_SECONDS:
                 break
             self._sleep(delay)
-        raise D24Unreachable(timed_out, may_have_applied, last_answer)
+        return CallResult(last_reply, no_answer, may_have_applied, sent)
+
+
+_NO_ANSWER = {
+    Failure.TIMEOUT: NoAnswer.TIMED_OUT,
+    Failure.CONNECTION: NoAnswer.UNAVAILABLE,
+    Failure.TLS_VERIFICATION: NoAnswer.TLS_REFUSED,
+}
 
 
 def encode_body(credentials: Credentials, cashout_id: int, external_id: str) -> bytes:
@@ -211,14 +203,52 @@ def encode_body(credentials: Credentials, cashout_id: int, external_id: str) -> 
     return json.dumps(payload, separators=(",", ":")).encode("utf-8")
 
 
-def _parse_json(content: bytes) -> Any:
+def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
-        return json.loads(content)
+        parsed = json.loads(content)
     except (ValueError, RecursionError):
         return None
+    return parsed if isinstance(parsed, dict) else None
 
 
-def _never_sent(exc: requests.exceptions.RequestException) -> bool:
-    # A refused or unresolvable connection never carried the request; anything later might have.
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
+def _cashout_status(
+    fields: dict[str, Any] | None, withholding: Withholding
+) -> CashoutStatus | None:
+    """The cashout status an answer reports, or None when it carries no well-formed one."""
+    if fields is None:
+        return None
+    code = fields.get("cashout_status")
+    if not isinstance(code, int) or isinstance(code, bool) or code < 0:
+        return None
+    description = withholding.scrub(fields.get("cashout_status_description"))
+    return CashoutStatus(
+        code=code,
+        description=description
+        if isinstance(description, str)
+        else CASHOUT_STATUS_NAMES.get(code, "Unknown"),
+        rejection_code=_passable(withholding.scrub(fields.get("rejection_code"))),
+        rejection_reason=_passable(withholding.scrub(fields.get("rejection_reason"))),
+    )
+
+
+def _upstream(
+    http_status: int, fields: dict[str, Any] | None, withholding: Withholding
+) -> UpstreamError:
+    code = withholding.scrub(fields.get("code")) if fields is not None else None
+    message = withholding.scrub(fields.get("message")) if fields is not None else None
+    return UpstreamError(
+        http_status=http_status,
+        code=_passable(code),
+        message=message[:_MAX_UPSTREAM_MESSAGE] if isinstance(message, str) else None,
+    )
+
+
+def _passable(value: Any) -> int | str | None:
+    """A scalar D24 sent that the result may carry (strings cut to a sane length), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return value[:_MAX_UPSTREAM_MESSAGE]
+    return None

@@ -26,6 +26,21 @@ class Deadline:
         """Seconds left, never negative."""
         return max(0.0, self._end - time.monotonic())
 
+    def less(self, seconds: float) -> Deadline:
+        """A deadline `seconds` earlier than this one (to keep time for work after it)."""
+        earlier = Deadline(0.0)
+        earlier._end = self._end - seconds
+        return earlier
+
+
+def status_reserve(remaining: float, attempt_limit: float) -> float:
+    """Seconds the cancel attempts leave for the status look-up after them.
+
+    A whole look-up attempt when there is time for both; otherwise half of what is left, so that
+    neither the cancel nor the look-up that may have to explain it is starved.
+    """
+    return min(attempt_limit, remaining / 2)
+
 
 def _context_seconds(context: Any) -> float:
     # A context from a local script or a test double may be anything: trust only a real number.

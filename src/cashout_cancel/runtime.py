@@ -1,5 +1,5 @@
 """What the function builds once per container and reuses across warm invocations: settings,
-the HTTP session, the Secrets Manager client, the credential cache, the D24 client."""
+the HTTP connection pool, the Secrets Manager client, the credential cache, the D24 client."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 from .cancel import CancelService
 from .credentials import CredentialStore
-from .d24_client import D24Client, new_session
+from .d24_client import D24Client
+from .http_exchange import HttpExchange
 from .observability import record_latency
 from .retry import RetryPolicy
 from .settings import ENV_NAMES, Settings, load_settings
@@ -18,7 +19,7 @@ SECRETS_CONNECT_TIMEOUT = 1.0
 SECRETS_READ_TIMEOUT = 2.0
 
 _lock = threading.Lock()
-_session = None  # requests.Session, shared across settings changes
+_exchange: HttpExchange | None = None  # the keep-alive pool, shared across settings changes
 _secrets_client: Any = None
 _built: tuple[tuple[str | None, ...], Settings, CancelService] | None = None
 
@@ -56,23 +57,23 @@ def _build(key: tuple[str | None, ...]) -> tuple[tuple[str | None, ...], Setting
     current = load_settings()
     client = D24Client(
         current.base_url,
-        http_session(),
+        http_exchange(),
         connect_timeout=current.connect_timeout,
         read_timeout=current.read_timeout,
         policy=RetryPolicy(current.max_attempts, current.backoff_base, current.backoff_max),
         on_latency=record_latency,
     )
     store = CredentialStore(current.secret_id, secrets_client, current.secret_ttl)
-    _built = (key, current, CancelService(client, store, status_reserve=current.read_timeout))
+    _built = (key, current, CancelService(client, store))
     return _built
 
 
-def http_session() -> Any:
-    """The one keep-alive session to D24."""
-    global _session
-    if _session is None:
-        _session = new_session()
-    return _session
+def http_exchange() -> HttpExchange:
+    """The one keep-alive connection pool to D24."""
+    global _exchange
+    if _exchange is None:
+        _exchange = HttpExchange()
+    return _exchange
 
 
 def secrets_client() -> Any:
@@ -82,9 +83,8 @@ def secrets_client() -> Any:
         import boto3  # deferred: invalid requests are answered without paying for boto3
         from botocore.config import Config
 
-        # botocore's defaults (60 s connect and read, retried) would let a Secrets Manager that
-        # accepts and never answers hold the invocation past the Lambda deadline. GetSecretValue
-        # answers in tens of milliseconds; these bounds keep the worst case near 7 s.
+        # Every read is also bounded by the invocation's deadline (credentials.py); these keep an
+        # abandoned read from lingering for botocore's defaults (60 s connect and read, retried).
         config = Config(
             connect_timeout=SECRETS_CONNECT_TIMEOUT,
             read_timeout=SECRETS_READ_TIMEOUT,
@@ -96,8 +96,8 @@ def secrets_client() -> Any:
 
 def reset() -> None:
     """Forget everything built (tests; SnapStart restore uses `after_restore` instead)."""
-    global _session, _secrets_client, _built
+    global _exchange, _secrets_client, _built
     with _lock:
-        if _session is not None:
-            _session.close()
-        _session, _secrets_client, _built = None, None, None
+        if _exchange is not None:
+            _exchange.close()
+        _exchange, _secrets_client, _built = None, None, None

@@ -14,7 +14,7 @@ from .errors import ConfigurationError
 
 def before_snapshot() -> None:
     """Warm imports and build settings, session and Secrets Manager client (no secret read)."""
-    runtime.http_session()  # built even when the settings are wrong: it does not depend on them
+    runtime.http_exchange()  # built even when the settings are wrong: it does not depend on them
     runtime.secrets_client()
     # A misconfiguration is answered per invocation as CONFIGURATION_ERROR; nothing to warm then.
     with contextlib.suppress(ConfigurationError):
@@ -28,10 +28,10 @@ def after_restore() -> None:
     # from it, and the snapshot froze its state for every copy.
     random.seed()
     # Connections in the snapshot point at sockets that no longer exist (or that every restored
-    # copy would share): drop them, keep the session and its adapters.
-    for adapter in runtime.http_session().adapters.values():
-        _close_pools(adapter)
-        adapter.close()
+    # copy would share): drop them, keep the adapter, which opens new ones.
+    exchange = runtime.http_exchange()
+    _close_pools(exchange.adapter)
+    exchange.close()
     with contextlib.suppress(ConfigurationError):
         runtime.service().clear_credentials()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,36 @@ class InvalidRequest(Exception):
         # The fields that were valid, so the answer can echo them (CONTRACT section 4).
         self.cashout_id = cashout_id
         self.external_id = external_id
+
+
+class _OutOfRange:
+    """A JSON integer too long to be any valid id, kept unparsed (see `parse_json_object`)."""
+
+    def __repr__(self) -> str:
+        return "an integer too large"
+
+
+_TOO_LONG = _OutOfRange()
+# Digits (and a sign) of the longest JSON integer worth parsing: 2^63 - 1 has 19 digits.
+_MAX_INTEGER_TEXT = 20
+
+
+def _bounded_int(text: str) -> int | _OutOfRange:
+    # Python refuses to parse integers of over 4,300 digits (a guard against slow parsing),
+    # which would make a huge cashout_id look like a body that is not JSON at all. No valid
+    # field is that long: such a number is kept as a marker that validation refuses by name.
+    return int(text) if len(text) <= _MAX_INTEGER_TEXT else _TOO_LONG
+
+
+def parse_json_object(raw: str | bytes, what: str = "body") -> dict[str, Any]:
+    """A request body decoded as a JSON object, or InvalidRequest naming what is wrong."""
+    try:
+        fields = json.loads(raw, parse_int=_bounded_int)
+    except (ValueError, RecursionError):
+        raise InvalidRequest(f"{what} is not valid JSON") from None
+    if not isinstance(fields, dict):
+        raise InvalidRequest(f"{what} must be a JSON object")
+    return fields
 
 
 def parse_cashout_id(value: Any) -> int:

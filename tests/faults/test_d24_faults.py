@@ -76,10 +76,11 @@ def cancelled_after(name: str, faults: tuple[Queued, ...], cancels: int, **kw: A
 
 
 def bad_200(name: str, body: bytes) -> FaultCase:
-    """D24 answers 200 with something that is not a cancel confirmation (nothing applied)."""
+    """D24 answers 200 with something that is not a cancel confirmation (nothing applied): the
+    status look-up shows it is not cancelled, and the answer says so."""
     return FaultCase(
         name, q(Fault.raw(200, body)), 502, "UPSTREAM_BAD_RESPONSE",
-        upstream_status=200, cancels_sent=1,
+        reported_status=PENDING, upstream_status=200, cancels_sent=1,
     )  # fmt: skip
 
 
@@ -111,7 +112,7 @@ D24_FAULTS: tuple[FaultCase, ...] = (
     FaultCase("reset-on-cancel-and-status", q(Fault.reset(), "any", times=6), 502,
               "UPSTREAM_UNAVAILABLE", cancels_sent=3),
     FaultCase("hang-on-every-cancel-status-answers", q(Fault.hang(), times=3), 504,
-              "UPSTREAM_TIMEOUT", reported_status=PENDING, cancels_sent=3),
+              "UPSTREAM_TIMEOUT", reported_status=PENDING),
     # A cancel applied whose answer was lost: the status look-up tells the truth.
     cancelled_after("applied-then-connection-dropped", q(Fault.apply_then_drop()), cancels=2),
     cancelled_after("applied-then-answer-delayed-past-read-timeout",
@@ -123,14 +124,34 @@ D24_FAULTS: tuple[FaultCase, ...] = (
                     cashout_id=2005),
     cancelled_after("applied-then-dropped-then-html-200",
                     q(Fault.apply_then_drop()) + q(Fault.html(200)), cancels=2),
-    # Applied, and answered with a 200 that confirms nothing (CONTRACT section 4's row for it).
-    FaultCase("applied-then-garbled-200", q(Fault.apply_then_status(200, {"result": "ok"})),
-              502, "UPSTREAM_BAD_RESPONSE", d24_status_after=CANCELLED, upstream_status=200,
-              cancels_sent=1),
-    # Applied, answer lost, and the status endpoint failing too: only "unknown" is honest.
+    # Applied, and answered with a 200 that confirms nothing: the look-up shows it cancelled
+    # (CONTRACT section 4: "if it does, the answer is CANCELLED").
+    cancelled_after("applied-then-garbled-200",
+                    q(Fault.apply_then_status(200, {"result": "ok"})), cancels=1),
+    cancelled_after("applied-then-oversized-200", q(Fault.oversized(200_000, apply=True)),
+                    cancels=1),
+    # Applied, answer lost, the retry refused (510), and the status endpoint failing: only a
+    # retryable "unknown" is honest.
     FaultCase("applied-then-dropped-and-status-failing",
-              q(Fault.apply_then_drop()) + q(Fault.status(503), "status", times=3), 504,
-              "UPSTREAM_TIMEOUT", d24_status_after=CANCELLED, cancels_sent=2),
+              q(Fault.apply_then_drop()) + q(Fault.status(503), "status", times=3), 502,
+              "UPSTREAM_UNAVAILABLE", d24_status_after=CANCELLED, upstream_status=412,
+              cancels_sent=2),
+    # Answers that trickle in slower than the attempt's budget: cut off, then reconciled.
+    cancelled_after("applied-then-headers-dripped", q(Fault.drip(0.15, part="headers")),
+                    cancels=2),
+    cancelled_after("applied-then-body-dripped", q(Fault.drip(0.15, part="body")), cancels=2),
+    cancelled_after("applied-then-stalled-after-headers", q(Fault.stall_after_headers()),
+                    cancels=2),
+    # Redirects are answers, never followed (credentials travel in the body).
+    *(FaultCase(f"redirect-{code}", q(Fault.redirect(code)), 502, "UPSTREAM_BAD_RESPONSE",
+                reported_status=PENDING, upstream_status=code, cancels_sent=1)
+      for code in (301, 302, 303, 307, 308)),
+    FaultCase("redirect-on-the-status-look-up-after-a-refusal",
+              q(Fault.redirect(302), "status", times=3), 502, "UPSTREAM_UNAVAILABLE",
+              cashout_id=2001, d24_status_after=COMPLETED, upstream_status=412, cancels_sent=1),
+    FaultCase("oversized-200-nothing-applied", q(Fault.oversized(200_000)), 502,
+              "UPSTREAM_BAD_RESPONSE", reported_status=PENDING, upstream_status=200,
+              cancels_sent=1),
     # A lost answer does not turn a refusal into a cancel, nor a missing cashout into one.
     FaultCase("completed-answer-lost", q(Fault.apply_then_drop()), 409, "NOT_CANCELLABLE",
               cashout_id=2001, d24_status_after=COMPLETED, reported_status=COMPLETED,
@@ -139,7 +160,7 @@ D24_FAULTS: tuple[FaultCase, ...] = (
               cashout_id=UNKNOWN_CASHOUT, d24_status_after=None, cancels_sent=2),
     # 200 answers that are not a cancel confirmation (the sandbox applied nothing).
     FaultCase("html-page-with-200", q(Fault.html(200)), 502, "UPSTREAM_BAD_RESPONSE",
-              upstream_status=200, cancels_sent=1),
+              reported_status=PENDING, upstream_status=200, cancels_sent=1),
     bad_200("empty-200", b""),
     bad_200("truncated-json-200", b'{"cashout_status": 2, "cashout_status_descr'),
     bad_200("status-as-string-200", b'{"cashout_status": "2", "cashout_status_description": "x"}'),
@@ -151,7 +172,7 @@ D24_FAULTS: tuple[FaultCase, ...] = (
     FaultCase("html-403-waf-page", q(Fault.html(403), times=2), 502, "UPSTREAM_AUTH_FAILED",
               upstream_status=403, cancels_sent=2),
     FaultCase("html-404-page", q(Fault.html(404)), 502, "UPSTREAM_BAD_RESPONSE",
-              upstream_status=404, cancels_sent=1),
+              reported_status=PENDING, upstream_status=404, cancels_sent=1),
     FaultCase("html-400-page", q(Fault.html(400)), 422, "UPSTREAM_REJECTED",
               upstream_status=400, cancels_sent=1),
 )  # fmt: skip

@@ -138,3 +138,40 @@ def test_trimmed_catch_all_event_routes_from_the_proxy_parameter(
     event.get("requestContext", {}).get("http", {}).pop("path", None)
     response = invoke(event)
     assert (response["statusCode"], body_of(response)["outcome"]) == (200, "CANCELLED")
+
+
+@pytest.mark.parametrize("field", ["cashout_id", "external_id"])
+def test_a_4400_digit_number_in_the_body_is_an_invalid_field_not_invalid_json(
+    build: Any, invoke: Invoke, d24: D24Sandbox, field: str
+) -> None:
+    # Given a body whose field is a JSON integer longer than Python will parse (4,300 digits)
+    huge = "9" * 4400
+    fields = {"cashout_id": "1001", "external_id": '"ext-1001"', field: huge}
+    text = f'{{"cashout_id": {fields["cashout_id"]}, "external_id": {fields["external_id"]}}}'
+
+    # When it is sent
+    response = invoke(build(1001, text))
+
+    # Then it is refused naming that field, and nothing is sent
+    answer = body_of(response)
+    assert (response["statusCode"], answer["outcome"]) == (400, "INVALID_REQUEST")
+    assert field in answer["message"]
+    assert "not valid JSON" not in answer["message"]
+    assert d24.received() == []
+
+
+def test_an_api_event_without_top_level_method_is_still_answered_as_api_gateway(
+    build: Any, invoke: Invoke, d24: D24Sandbox
+) -> None:
+    # Given an API Gateway event trimmed of its top-level method, path and route keys
+    event = build(1001, {"external_id": "ext-1001"})
+    for key in ("httpMethod", "routeKey", "rawPath", "version"):
+        event.pop(key, None)
+
+    # When it is invoked
+    response = invoke(event)
+
+    # Then the answer is a proxy response API Gateway can return, not a bare result object
+    assert isinstance(response.get("body"), str)
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert body_of(response)["statusCode"] == response["statusCode"]

@@ -46,9 +46,10 @@ def test_warm_invocations_reuse_the_secret_and_the_connection(
     from cashout_cancel import runtime
 
     invoke({"cashout_id": 1001, "external_id": "ext-1001"})
-    session = runtime.http_session()
+    exchange = runtime.http_exchange()
     invoke({"cashout_id": 1002, "external_id": "ext-1002"})
-    assert runtime.http_session() is session
-    assert session.verify is True  # TLS verification is never switched off
-    assert session.trust_env is False
+    assert runtime.http_exchange() is exchange
     assert d24.status_of(1002) == 2
+    # Both cancels came over one kept-alive connection
+    ports = {request.client_port for request in d24.received("cancel")}
+    assert len(ports) == 1

@@ -123,13 +123,36 @@ def test_other_412_is_not_cancellable_when_status_is_not_cancelled(
     assert answer.body["upstream"]["code"] == 702
 
 
-def test_510_with_status_look_up_failing_is_not_cancellable_without_status(
+def test_510_with_status_look_up_failing_is_a_retryable_unknown_not_a_final_refusal(
     entry: str, invoke: Invoke, d24: D24Sandbox
 ) -> None:
+    # Given a cashout D24 holds cancelled (an earlier invocation may have done it), refusing the
+    # cancel with 510, and its status endpoint failing
     d24.inject(Fault.status(503), endpoint="status", times=10)
-    answer = send(invoke, entry, 2004, "ext-2004")
-    assert_returned(answer, 409, "NOT_CANCELLABLE")
-    assert "cashout_status" not in answer.body
+
+    # When a caller asks to cancel it
+    answer = send(invoke, entry, 2002, "ext-2002")
+
+    # Then it is told nothing final: a retryable 5xx that says the cashout may be cancelled
+    assert_failed(entry, answer, 502, "UPSTREAM_UNAVAILABLE")
+    if answer.raised is None:
+        assert "cashout_status" not in answer.body
+        assert answer.body["upstream"]["code"] == 510
+        assert "may already be cancelled" in answer.body["message"]
+
+
+def test_510_with_status_look_up_timing_out_is_upstream_timeout(
+    entry: str, invoke: Invoke, d24: D24Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given D24 refusing the cancel with 510 and its status endpoint never answering
+    monkeypatch.setenv("D24_TIMEOUT_SECONDS", "0.2")
+    d24.inject(Fault.hang(), endpoint="status", times=10)
+
+    # When a caller asks to cancel
+    answer = send(invoke, entry, 2004, "ext-2004", remaining_ms=3000)
+
+    # Then the unknown is a timeout
+    assert_failed(entry, answer, 504, "UPSTREAM_TIMEOUT")
 
 
 @pytest.mark.parametrize(

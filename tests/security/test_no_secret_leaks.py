@@ -189,3 +189,80 @@ def test_d24_quoting_our_signature_does_not_leak_it(
     # Then the signature it sent is neither in the answer nor in the logs
     assert {r.header("Payload-Signature") for r in d24.received()} == {signature}
     assert not [text for text in [*seen.texts, *debug_logs.texts()] if signature in text]
+
+
+# Credentials that JSON escapes (quotes, backslashes, non-ASCII) and URL-encoding changes: D24
+# may quote them back as the request carried them, raw, or URL-encoded, in any field it answers.
+ESCAPED_SECRET = {
+    "login": 'lögin-"q"-\\-Ω7f3',
+    "pass": 'pä\\ss-€-"Z4e"',
+    "secret_key": 'kéy/"M5"+\\c8 e0&f',
+}
+
+
+def leak_forms(secret: str) -> list[str]:
+    """Every form in which `secret` could leave: raw, JSON-escaped both ways, URL-encoded; and
+    each of those as it reads inside a JSON document (a log line, an API answer's body)."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+    inside_json = {json.dumps(form, ensure_ascii=ascii)[1:-1] for form in forms
+                   for ascii in (True, False)}  # fmt: skip
+    return sorted(forms | inside_json)
+
+
+@pytest.mark.parametrize(
+    "merchant_secret", [ESCAPED_SECRET], ids=["escapable-credentials"], indirect=False
+)
+def test_no_form_of_a_credential_leaks_from_any_field_d24_answers(
+    merchant_secret: dict[str, str], invoke: Invoke, d24: D24Sandbox, debug_logs: Logs,
+    capfd: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from cashout_cancel.credentials import Credentials
+    from cashout_cancel.d24_client import encode_body
+    from cashout_cancel.signing import sign
+
+    credentials = Credentials(*merchant_secret.values())
+    secrets = [*merchant_secret.values()]
+    seen = Evidence()
+    for cashout_id in (1001, 2003):
+        # The request exactly as sent (JSON-escaped), and its signature
+        body = encode_body(credentials, cashout_id, f"ext-{cashout_id}").decode()
+        signature = sign(credentials.secret_key, body.encode())
+        for form in [body, signature, *(f for s in secrets for f in leak_forms(s))]:
+            quoted = f"you sent {form}"
+            # Given D24 quoting it in each field of a refusal and of a status answer
+            d24.reset()
+            d24.inject(Fault.status(412, {"code": quoted, "message": quoted}))
+            d24.inject(
+                Fault.status(
+                    200,
+                    {
+                        "cashout_status": 3,
+                        "cashout_status_description": quoted,
+                        "rejection_code": quoted,
+                        "rejection_reason": quoted,
+                    },
+                ),
+                endpoint="status",
+            )
+            # When a caller asks to cancel
+            assert seen.invoke(invoke, "direct", cashout_id, f"ext-{cashout_id}") == (
+                "NOT_CANCELLABLE"
+            )
+            seen.collect_signatures(d24)
+
+    # Then no form of any credential or signature is in any answer, log line or output
+    out, err = capfd.readouterr()
+    texts = [out, err, *seen.texts, *debug_logs.texts()]
+    assert any("withheld" in text for text in seen.texts)
+    for secret in [*secrets, *sorted(seen.signatures)]:
+        for form in leak_forms(secret):
+            leaks = [text for text in texts if form in text]
+            assert not leaks, f"a form of a credential leaked: {leaks[0][:300]}"

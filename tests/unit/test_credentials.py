@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from cashout_cancel.credentials import Credentials, CredentialStore, parse_secret
+from cashout_cancel.deadline import Deadline
 from cashout_cancel.errors import ConfigurationError
 
 SECRET = {"login": "the-login", "pass": "the-pass", "secret_key": "the-key"}
@@ -39,6 +42,22 @@ def sm() -> Iterator[CountingClient]:
         yield CountingClient(client)
 
 
+def roomy() -> Deadline:
+    """A deadline that never matters in these tests."""
+    return Deadline(10.0)
+
+
+class StallingClient:
+    """A Secrets Manager that accepts the call and answers only after `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def get_secret_value(self, **_: Any) -> Any:
+        time.sleep(self.seconds)
+        return {"SecretString": json.dumps(SECRET)}
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -49,17 +68,17 @@ class Clock:
 
 def test_secret_is_read_once_and_served_from_cache(sm: CountingClient) -> None:
     store = CredentialStore("d24", lambda: sm, ttl=300)
-    assert store.get() == Credentials("the-login", "the-pass", "the-key")
-    assert store.get() == store.get()
+    assert store.get(roomy()) == Credentials("the-login", "the-pass", "the-key")
+    assert store.get(roomy()) == store.get(roomy())
     assert sm.reads == 1
 
 
 def test_secret_is_read_again_after_its_ttl(sm: CountingClient) -> None:
     clock = Clock()
     store = CredentialStore("d24", lambda: sm, ttl=60, clock=clock)
-    store.get()
+    store.get(roomy())
     clock.now += 61
-    store.get()
+    store.get(roomy())
     assert sm.reads == 2
 
 
@@ -70,7 +89,7 @@ def test_concurrent_first_calls_read_the_secret_once(sm: CountingClient) -> None
 
     def ask() -> None:
         barrier.wait()
-        seen.append(store.get())
+        seen.append(store.get(roomy()))
 
     threads = [threading.Thread(target=ask) for _ in range(16)]
     for thread in threads:
@@ -84,25 +103,25 @@ def test_concurrent_first_calls_read_the_secret_once(sm: CountingClient) -> None
 
 def test_refresh_picks_up_a_rotated_secret(sm: CountingClient) -> None:
     store = CredentialStore("d24", lambda: sm, ttl=300)
-    old = store.get()
+    old = store.get(roomy())
     sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
-    assert store.get() == old  # cached until told otherwise
-    assert store.refresh(old).password == "new"
+    assert store.get(roomy()) == old  # cached until told otherwise
+    assert store.refresh(old, roomy()).password == "new"
 
 
 def test_refresh_after_another_thread_refreshed_does_not_read_again(sm: CountingClient) -> None:
     store = CredentialStore("d24", lambda: sm, ttl=300)
-    old = store.get()
+    old = store.get(roomy())
     sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
-    fresh = store.refresh(old)
-    assert store.refresh(old) == fresh
+    fresh = store.refresh(old, roomy())
+    assert store.refresh(old, roomy()) == fresh
     assert sm.reads == 2
 
 
 def test_missing_secret_is_a_configuration_error_naming_the_cause(sm: CountingClient) -> None:
     store = CredentialStore("no-such-secret", lambda: sm, ttl=300)
     with pytest.raises(ConfigurationError, match="ResourceNotFoundException"):
-        store.get()
+        store.get(roomy())
 
 
 @pytest.mark.parametrize(
@@ -122,3 +141,38 @@ def test_malformed_secrets_are_refused_without_echoing_values(secret_string: Any
         parse_secret(secret_string)
     for value in SECRET.values():
         assert value not in str(raised.value)
+
+
+def test_a_read_that_stalls_is_given_up_at_the_deadline() -> None:
+    # Given a Secrets Manager that takes 3 s to answer
+    store = CredentialStore("d24", lambda: StallingClient(3.0), ttl=300)
+
+    # When the credentials are asked for with 0.3 s left
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError, match="in time"):
+        store.get(Deadline(0.3))
+
+    # Then the answer comes when the time is up, not when Secrets Manager answers
+    assert time.monotonic() - started < 0.6
+
+
+def test_waiting_for_another_threads_stalled_read_is_bounded_too() -> None:
+    # Given one invocation stuck reading a Secrets Manager that stalls
+    store = CredentialStore("d24", lambda: StallingClient(3.0), ttl=300)
+    stuck = threading.Thread(target=lambda: _swallow(lambda: store.get(Deadline(2.0))))
+    stuck.start()
+    time.sleep(0.05)
+
+    # When another asks with 0.3 s left
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError, match="in time"):
+        store.get(Deadline(0.3))
+
+    # Then it gives up at its own deadline, not at the other's
+    assert time.monotonic() - started < 0.6
+    stuck.join()
+
+
+def _swallow(call: Any) -> None:
+    with contextlib.suppress(ConfigurationError):
+        call()

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from cashout_cancel import retry, runtime, snapstart
-from cashout_cancel.d24_client import new_session
+from cashout_cancel.http_exchange import HttpExchange
 from cashout_cancel.settings import load_settings
 from local.d24_sandbox import D24Sandbox
 from tests.conftest import Invoke, LambdaContext
@@ -40,8 +40,8 @@ def secret_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """How many times settings and the HTTP session were built."""
-    counts = {"settings": 0, "session": 0}
+    """How many times settings and the HTTP connection pool were built."""
+    counts = {"settings": 0, "pool": 0}
 
     def counted(name: str, build: Callable[[], Any]) -> Callable[[], Any]:
         def wrapper() -> Any:
@@ -51,7 +51,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return wrapper
 
     monkeypatch.setattr(runtime, "load_settings", counted("settings", load_settings))
-    monkeypatch.setattr(runtime, "new_session", counted("session", new_session))
+    monkeypatch.setattr(runtime, "HttpExchange", counted("pool", HttpExchange))
     return counts
 
 
@@ -63,21 +63,21 @@ def cancel_event(cashout_id: int) -> dict[str, Any]:
 # Before the snapshot
 
 
-def test_before_snapshot_builds_settings_session_and_client_without_reading_the_secret(
+def test_before_snapshot_builds_settings_pool_and_client_without_reading_the_secret(
     function_env: D24Sandbox, builds: dict[str, int], secret_reads: list[str]
 ) -> None:
     # Given a cold container with a valid environment
     # When the runtime takes the snapshot
     snapstart.before_snapshot()
-    # Then settings, session and client exist, and later use reuses them instead of building
-    assert builds == {"settings": 1, "session": 1}
+    # Then settings, pool and client exist, and later use reuses them instead of building
+    assert builds == {"settings": 1, "pool": 1}
     client = runtime.secrets_client()
-    session = runtime.http_session()
+    pool = runtime.http_exchange()
     assert runtime.service() is runtime.service()
     assert runtime.current()[0].base_url == function_env.base_url
-    assert builds == {"settings": 1, "session": 1}
+    assert builds == {"settings": 1, "pool": 1}
     assert runtime.secrets_client() is client
-    assert runtime.http_session() is session
+    assert runtime.http_exchange() is pool
     # And no secret went into the snapshot
     assert secret_reads == []
 
@@ -89,8 +89,8 @@ def test_before_snapshot_tolerates_a_misconfigured_environment(
     monkeypatch.delenv("D24_SECRET_ID", raising=False)
     # When the runtime takes the snapshot
     snapstart.before_snapshot()
-    # Then it does not fail, and still builds the session and the client
-    assert builds["session"] == 1
+    # Then it does not fail, and still builds the pool and the client
+    assert builds["pool"] == 1
     assert runtime.secrets_client() is runtime.secrets_client()
     assert secret_reads == []
 
@@ -181,20 +181,24 @@ def peer() -> Iterator[_PeerRecorder]:
 def test_restore_drops_pooled_connections_and_the_next_request_opens_a_new_one(
     peer: _PeerRecorder,
 ) -> None:
-    # Given the function's session holding a kept-alive connection (two requests, one socket)
-    session = runtime.http_session()
+    # Given the function's pool holding a kept-alive connection (two requests, one socket)
+    exchange = runtime.http_exchange()
     url = f"http://127.0.0.1:{peer.server_address[1]}/"
-    session.get(url, timeout=2)
-    session.get(url, timeout=2)
+
+    def get() -> None:
+        exchange.send(exchange.prepare("GET", url, {}, b""), 2.0, 2.0, 2.0)
+
+    get()
+    get()
     assert peer.ports[0] == peer.ports[1]
-    adapter = session.get_adapter(url)
+    adapter = exchange.adapter
     assert len(adapter.poolmanager.pools) == 1
     # When the container is restored
     snapstart.after_restore()
-    # Then the pools are gone, the session is the same, and the next request connects anew
+    # Then the pools are gone, the pool owner is the same, and the next request connects anew
     assert len(adapter.poolmanager.pools) == 0
-    assert runtime.http_session() is session
-    session.get(url, timeout=2)
+    assert runtime.http_exchange() is exchange
+    get()
     assert peer.ports[2] != peer.ports[0]
 
 

@@ -49,6 +49,15 @@ def recognise(event: Any) -> Caller:
     if isinstance(event, dict):
         if "detail-type" in event and "detail" in event:
             return eventbridge.CALLER
-        if "httpMethod" in event or "routeKey" in event:
+        if "httpMethod" in event or "routeKey" in event or _api_request_context(event):
             return api_gateway.CALLER
     return direct.CALLER
+
+
+def _api_request_context(event: dict[str, Any]) -> bool:
+    # A trimmed or hand-built API Gateway event may lack the top-level keys; its requestContext
+    # still says where it came from. A direct payload has no requestContext.
+    context = event.get("requestContext")
+    return isinstance(context, dict) and any(
+        key in context for key in ("httpMethod", "http", "routeKey", "resourcePath", "apiId")
+    )

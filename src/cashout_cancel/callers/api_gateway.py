@@ -10,7 +10,13 @@ import re
 from typing import Any
 
 from ..outcomes import CancelResult, Outcome
-from ..validation import CancelRequest, InvalidRequest, parse_cashout_id, parse_request
+from ..validation import (
+    CancelRequest,
+    InvalidRequest,
+    parse_cashout_id,
+    parse_json_object,
+    parse_request,
+)
 from . import refusal
 
 MAX_BODY_BYTES = 8192
@@ -137,13 +143,7 @@ def _body(event: dict[str, Any]) -> dict[str, Any]:
         raw = body.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
         raise InvalidRequest(f"body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        fields = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise InvalidRequest("body is not valid JSON") from None
-    if not isinstance(fields, dict):
-        raise InvalidRequest("body must be a JSON object")
-    return fields
+    return parse_json_object(raw)
 
 
 CALLER = ApiGatewayCaller()
