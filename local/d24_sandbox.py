@@ -114,6 +114,8 @@ SEED_CASHOUTS: Final[Mapping[int, Cashout]] = MappingProxyType(
         1003: Cashout("ext-1003", PENDING),
         1004: Cashout("ext-1004", PENDING),
         1005: Cashout("ext-1005", PENDING),
+        1006: Cashout("ext-1006", PENDING),
+        1007: Cashout("ext-1007", PENDING),
         2001: Cashout("ext-2001", COMPLETED),
         2002: Cashout("ext-2002", CANCELLED),
         2003: Cashout("ext-2003", REJECTED, "R01", "Invalid account"),
@@ -357,12 +359,18 @@ class D24Sandbox:
         port: int = 0,
         seed: bool = True,
         verbose: bool = False,
+        latency: float = 0.0,
     ) -> None:
         self._initial_credentials = (login, password, secret_key)
         self._login, self._password, self._secret_key = login, password, secret_key
         self._host, self._requested_port = host, port
         self._seed = seed
         self.verbose = verbose
+        # Seconds every request to a known endpoint waits before it is served: a round trip
+        # from an AWS region to D24, for the benchmark and the in-flight tests.
+        self.latency = _non_negative(latency)
+        self._in_flight = 0
+        self._in_flight_peak = 0
         self._lock = threading.Lock()
         self._cashouts: dict[int, Cashout] = dict(SEED_CASHOUTS) if seed else {}
         self._faults: list[tuple[Fault, FaultTarget]] = []
@@ -480,6 +488,24 @@ class D24Sandbox:
             self._faults.clear()
             self._received.clear()
             self._played.clear()
+            self._in_flight_peak = self._in_flight
+
+    # Load
+
+    @property
+    def in_flight_peak(self) -> int:
+        """The most requests to known endpoints that were being served at once so far."""
+        with self._lock:
+            return self._in_flight_peak
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._in_flight_peak = max(self._in_flight_peak, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     # Request log
 
@@ -661,7 +687,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif not record.signature_valid:
             self._send(_INVALID_SIGNATURE)
         else:
-            self._serve(record.endpoint, body)
+            self._sandbox._enter()
+            try:
+                if self._sleep(self._sandbox.latency):
+                    self._serve(record.endpoint, body)
+            finally:
+                self._sandbox._leave()
 
     def _serve(self, endpoint: Endpoint, body: bytes) -> None:
         fault = self._sandbox._take_fault(endpoint)
@@ -817,6 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--password", default=SANDBOX_PASSWORD)
     parser.add_argument("--secret-key", default=SANDBOX_SECRET_KEY)
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args(argv)
     sandbox = D24Sandbox(
         login=args.login,
@@ -824,6 +856,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secret_key=args.secret_key,
         port=args.port,
         verbose=args.verbose,
+        latency=args.latency,
     ).start()
     try:
         print(f"D24 sandbox listening on {sandbox.base_url}", flush=True)

@@ -30,6 +30,7 @@ from local.d24_sandbox import D24Sandbox
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SECRET_ID = "cashout-cancel/d24"
+RESULTS_BUS = "cashout-cancel-results"  # where EventBridge and SQS results are published
 REGION = "us-east-1"
 TIMEOUT_MS = 20_000  # the function's Timeout in template.yaml
 STATUS_NAMES = CASHOUT_STATUS_NAMES  # D24's status codes, as the contract spells them
@@ -76,6 +77,9 @@ EXPECTED: dict[str, Expected] = {
     ),
     "eventbridge-invalid-detail.json": Expected(400, "INVALID_REQUEST", ABSENT, ABSENT, False),
     "direct-invalid.json": Expected(400, "INVALID_REQUEST", ABSENT, ABSENT, sends=False),
+    # A bulk batch: two cancels, one already cancelled, one not cancellable, one unknown cashout
+    # (all done, their results published) and one invalid message handed back for the DLQ.
+    "sqs-bulk-cancel.json": Expected(0, "1 of 6 to redeliver", ABSENT, ABSENT),
 }
 
 
@@ -171,6 +175,7 @@ def configure_environment(sandbox: D24Sandbox, endpoint: str, verbose: bool) -> 
     os.environ.update(
         {
             "D24_SECRET_ID": SECRET_ID,
+            "RESULTS_EVENT_BUS": RESULTS_BUS,
             "D24_BASE_URL": sandbox.base_url,
             "D24_TIMEOUT_SECONDS": "5",
             "POWERTOOLS_SERVICE_NAME": "cashout-cancel",
@@ -196,12 +201,20 @@ def create_secret(credentials: dict[str, str]) -> None:
     client.create_secret(Name=SECRET_ID, SecretString=json.dumps(credentials))
 
 
+def create_results_bus() -> None:
+    """The bus the function publishes the results of asynchronous cancels on (section 10)."""
+    import boto3
+
+    boto3.client("events").create_event_bus(Name=RESULTS_BUS)
+
+
 @contextlib.contextmanager
 def local_function(verbose: bool = False) -> Iterator[tuple[D24Sandbox, Handler]]:
     """The sandbox and the real handler, configured against it and the local Secrets Manager."""
     with D24Sandbox() as sandbox, local_secrets_manager() as endpoint:
         configure_environment(sandbox, endpoint, verbose)
         create_secret(sandbox.credentials)
+        create_results_bus()
         from cashout_cancel.handler import lambda_handler  # after the environment is set
 
         yield sandbox, lambda_handler
@@ -215,6 +228,8 @@ def caller_of(event: Any) -> str:
     if isinstance(event, dict):
         if "detail-type" in event and "detail" in event:
             return "eventbridge"
+        if "Records" in event:
+            return "sqs"
         if "requestContext" in event:
             return "api-http" if event.get("version") == "2.0" else "api-rest"
     return "direct"
@@ -269,6 +284,9 @@ def run_event(handler: Handler, sandbox: D24Sandbox, path: Path, verbose: bool) 
         for line in metrics:
             print(line)
     status_code, result = _read(response, raised)
+    if caller == "sqs" and "batchItemFailures" in result:
+        failures, records = len(result["batchItemFailures"]), len(event["Records"])
+        result["outcome"] = f"{failures} of {records} to redeliver"
     return Row(
         file=path.name,
         caller=caller,
@@ -291,6 +309,8 @@ def _read(response: Any, raised: Exception | None) -> tuple[int, dict[str, Any]]
         return status_code, {"outcome": getattr(raised, "outcome", type(raised).__name__)}
     if isinstance(response, dict) and "headers" in response and isinstance(response["body"], str):
         return int(response["statusCode"]), json.loads(response["body"])
+    if isinstance(response, dict) and "batchItemFailures" in response:
+        return 0, dict(response)  # a bulk batch: no one statusCode (run_event counts it)
     if isinstance(response, dict):
         return int(response.get("statusCode", 0)), response
     return 0, {"outcome": repr(response)}

@@ -8,6 +8,7 @@ never drift apart. The samples themselves come from `sam local generate-event`.
 from __future__ import annotations
 
 import base64 as b64
+import hashlib
 import json
 import os
 import uuid
@@ -20,6 +21,7 @@ EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 REST_TEMPLATE = "api-rest-cancel"
 HTTP_TEMPLATE = "api-http-cancel-base64"
 EVENTBRIDGE_TEMPLATE = "eventbridge-cancel"
+SQS_TEMPLATE = "sqs-bulk-cancel"
 
 EXPLICIT_RESOURCE = "/cashouts/{cashout_id}/cancel"
 CATCH_ALL_RESOURCE = "/{proxy+}"
@@ -124,6 +126,27 @@ def eventbridge_event(
     event["source"] = source
     event["detail"] = detail
     return event
+
+
+def sqs_event(*bodies: Any, message_ids: list[str] | None = None) -> dict[str, Any]:
+    """A batch from Lambda's SQS event source, one record per body.
+
+    A body that is not a string is sent as its JSON text (a message holds a string); each
+    record gets a fresh messageId and receipt handle unless `message_ids` gives them.
+    """
+    template = load_event(SQS_TEMPLATE)["Records"][0]
+    ids = message_ids or [str(uuid.uuid4()) for _ in bodies]
+    records = []
+    for index, (body, message_id) in enumerate(zip(bodies, ids, strict=True)):
+        text = body if isinstance(body, str) else json.dumps(body)
+        record = {**template, "attributes": dict(template["attributes"])}
+        record["messageId"] = message_id
+        record["receiptHandle"] = f"AQEB{message_id}ReceiptHandle"
+        record["body"] = text
+        record["md5OfBody"] = hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324
+        record["attributes"]["SentTimestamp"] = str(1795968000000 + index)
+        records.append(record)
+    return {"Records": records}
 
 
 def direct_event(cashout_id: Any, external_id: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from moto import mock_aws
 from local.d24_sandbox import D24Sandbox
 
 SECRET_ID = "cashout-cancel/d24"
+RESULTS_BUS = "cashout-cancel-results"
 LOGIN = "merchant-login"
 PASSWORD = "merchant-pass"
 SECRET_KEY = "merchant-signing-key"
@@ -80,10 +81,53 @@ def secrets(merchant_secret: dict[str, str]) -> Iterator[Any]:
         yield client
 
 
+class ResultsTap:
+    """What reached the results bus: a rule on it forwards every event to a queue read here."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs, self._queue_url = sqs, queue_url
+        self._seen: list[dict[str, Any]] = []
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event published so far, oldest first (EventBridge's envelope, detail parsed)."""
+        while True:
+            batch = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return list(self._seen)
+            for message in messages:
+                self._seen.append(json.loads(message["Body"]))
+                self._sqs.delete_message(
+                    QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    def details(self) -> list[dict[str, Any]]:
+        """The detail of every event published so far."""
+        return [event["detail"] for event in self.events()]
+
+
 @pytest.fixture
-def function_env(monkeypatch: pytest.MonkeyPatch, d24: D24Sandbox, secrets: Any) -> D24Sandbox:
+def results(secrets: Any) -> ResultsTap:
+    """The results bus (moto), with a tap that shows what the function put on it."""
+    events = boto3.client("events", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events.create_event_bus(Name=RESULTS_BUS)
+    queue_url = sqs.create_queue(QueueName="results-tap")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    pattern = json.dumps({"source": [{"prefix": ""}]})
+    events.put_rule(Name="tap", EventBusName=RESULTS_BUS, EventPattern=pattern)
+    target = {"Id": "tap", "Arn": attributes["Attributes"]["QueueArn"]}
+    events.put_targets(Rule="tap", EventBusName=RESULTS_BUS, Targets=[target])
+    return ResultsTap(sqs, queue_url)
+
+
+@pytest.fixture
+def function_env(
+    monkeypatch: pytest.MonkeyPatch, d24: D24Sandbox, secrets: Any, results: ResultsTap
+) -> D24Sandbox:
     """The function configured against the sandbox, with short timeouts and backoff for tests."""
     monkeypatch.setenv("D24_SECRET_ID", SECRET_ID)
+    monkeypatch.setenv("RESULTS_EVENT_BUS", RESULTS_BUS)
     monkeypatch.setenv("D24_BASE_URL", d24.base_url)
     monkeypatch.setenv("D24_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("D24_CONNECT_TIMEOUT_SECONDS", "0.5")

@@ -55,6 +55,11 @@ class CancelService:
         )
         return decide(request, cancelled, look_up or NOT_ASKED)
 
+    @property
+    def attempt_limit(self) -> float:
+        """The longest one D24 attempt may take."""
+        return self._client.attempt_limit
+
     def clear_credentials(self) -> None:
         """Forget cached credentials; the next cancel reads the secret again."""
         self._credentials.clear()

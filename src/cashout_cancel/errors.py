@@ -9,13 +9,18 @@ class ConfigurationError(Exception):
 
 
 class RetryableFailure(Exception):
-    """Raised to EventBridge for a result >= 500 so that Lambda retries the event and, in the end,
-    sends it to the on-failure destination."""
+    """Raised to EventBridge for a result >= 500, or a result that could not be published, so
+    that Lambda retries the event and, in the end, sends it to the on-failure destination."""
 
-    def __init__(self, status_code: int, outcome: str, correlation_id: str | None):
+    def __init__(
+        self, status_code: int, outcome: str, correlation_id: str | None, published: bool = True
+    ):
+        what = f"cancel failed with {status_code} {outcome}"
+        if not published:
+            what = f"the result ({status_code} {outcome}) could not be published"
         super().__init__(
-            f"cancel failed with {status_code} {outcome} (correlation id {correlation_id});"
-            " raised so that the event is retried"
+            f"{what} (correlation id {correlation_id}); raised so that the event is retried"
         )
         self.status_code = status_code
         self.outcome = outcome
+        self.published = published

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import functools
 import gc
-import time
 from collections.abc import Callable
 from typing import Any
 
-from . import runtime, snapstart
+from . import snapstart
 from .callers import recognise
-from .cancel import configuration_error
-from .deadline import Deadline
-from .errors import ConfigurationError
-from .observability import logger, metrics, record_result, traced
-from .outcomes import CancelResult, Outcome
+from .invocation import Invocation
+from .observability import metrics, traced
 
 Handler = Callable[[Any, Any], Any]
 
@@ -52,38 +48,11 @@ def _first_call_uncollected(handler: Handler) -> Handler:
 
 @_first_call_uncollected
 @traced
+@metrics.log_metrics
 def lambda_handler(event: Any, context: Any) -> Any:
-    """Serve API Gateway, EventBridge and direct callers alike (CONTRACT section 1)."""
-    started = time.perf_counter()
+    """Serve API Gateway, EventBridge, direct and SQS callers alike (CONTRACT section 1)."""
     caller = recognise(event)
-    correlation_id = caller.correlation_id(event) or _request_id(context)
-    logger.set_correlation_id(correlation_id)
-    try:
-        result = _run(caller.to_request(event), context)
-    except Exception:
-        # A bug: the caller gets a clean 500 and the log has the traceback and correlation id.
-        logger.exception("unexpected error while cancelling")
-        result = CancelResult(Outcome.INTERNAL_ERROR)
-    try:
-        record_result(result, caller.name, (time.perf_counter() - started) * 1000)
-    finally:
-        metrics.flush_metrics()
-    return caller.respond(result, correlation_id)
-
-
-def _run(request: Any, context: Any) -> CancelResult:
-    if isinstance(request, CancelResult):
-        return request  # refused before anything was sent
-    try:
-        settings, service = runtime.current()
-    except ConfigurationError as exc:
-        return configuration_error(request, exc)
-    return service.cancel(request, Deadline.from_context(context, settings.deadline_margin))
-
-
-def _request_id(context: Any) -> str | None:
-    request_id = getattr(context, "aws_request_id", None)
-    return request_id if isinstance(request_id, str) else None
+    return caller.serve(event, Invocation(context, caller.name))
 
 
 snapstart.register()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
@@ -79,14 +81,55 @@ def traced(handler: Handler) -> Handler:
     return tracer.capture_lambda_handler(handler, capture_response=False)  # type: ignore[return-value]
 
 
+# Powertools' metric buffer is not safe to add to from several threads at once (a bulk batch's
+# cancels run side by side): every addition goes through this lock.
+_metrics_lock = threading.Lock()
+
+
+def _add(name: str, unit: MetricUnit, value: float) -> None:
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def use_caller_dimension(caller: str) -> None:
+    """Publish this invocation's metrics under `caller` too (a second EMF dimension set)."""
+    with _metrics_lock:
+        metrics.add_dimensions(service=SERVICE, **{CALLER_DIMENSION: caller})
+
+
+@contextlib.contextmanager
+def correlated(correlation_id: str) -> Iterator[None]:
+    """Log lines in this block, in this thread, carry `correlation_id` (requests of one bulk
+    batch run side by side, each under its own)."""
+    logger.thread_safe_append_keys(correlation_id=correlation_id)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(["correlation_id"])
+
+
 def record_latency(milliseconds: float) -> None:
     """One D24 attempt's latency, as the UpstreamLatency metric."""
-    metrics.add_metric(name=LATENCY_METRIC, unit=MetricUnit.Milliseconds, value=milliseconds)
+    _add(LATENCY_METRIC, MetricUnit.Milliseconds, milliseconds)
+
+
+def record_publishing(published: int, not_published: int) -> None:
+    """How many results were put on the bus, and how many could not be (and will be retried)."""
+    if published:
+        _add(PUBLISHED_METRIC, MetricUnit.Count, published)
+    if not_published:
+        _add(NOT_PUBLISHED_METRIC, MetricUnit.Count, not_published)
+
+
+def record_batch_item_failures(count: int) -> None:
+    """SQS messages handed back for redelivery."""
+    _add(BATCH_ITEM_FAILURES_METRIC, MetricUnit.Count, count)
 
 
 def record_result(result: CancelResult, caller: str, duration_ms: float) -> None:
     """The result line (outcome, cashout_id) and the per-outcome metric."""
-    metrics.add_metric(name=result.outcome.value, unit=MetricUnit.Count, value=1)
+    _add(result.outcome.value, MetricUnit.Count, 1)
+    _add(RESULTS_METRIC, MetricUnit.Count, 1)
     log = logger.error if result.status_code >= 500 else logger.info
     log(
         "cancel finished",

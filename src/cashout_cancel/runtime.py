@@ -1,10 +1,13 @@
 """What the function builds once per container and reuses across warm invocations: settings,
-the HTTP connection pool, the Secrets Manager client, the credential cache, the D24 client."""
+the HTTP connection pool, the AWS clients, the credential cache, the D24 client, the result
+publisher and the pool that runs a bulk batch's cancels."""
 
 from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from .cancel import CancelService
@@ -12,59 +15,66 @@ from .credentials import CredentialStore
 from .d24_client import D24Client
 from .http_exchange import HttpExchange
 from .observability import record_latency
+from .result_events import ResultPublisher
 from .retry import RetryPolicy
 from .settings import ENV_NAMES, Settings, load_settings
 
-SECRETS_CONNECT_TIMEOUT = 1.0
-SECRETS_READ_TIMEOUT = 2.0
+# Every AWS call is also bounded by the invocation's deadline (time_limit.py); these keep an
+# abandoned call from lingering for botocore's defaults (60 s connect and read, retried).
+AWS_CONNECT_TIMEOUT = 1.0
+AWS_READ_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The validated settings and everything wired to them."""
+
+    settings: Settings
+    service: CancelService
+    publisher: ResultPublisher
+    environment: tuple[str | None, ...]  # the variables it was built from
+
 
 _lock = threading.Lock()
 _exchange: HttpExchange | None = None  # the keep-alive pool, shared across settings changes
-_secrets_client: Any = None
-_built: tuple[tuple[str | None, ...], Settings, CancelService] | None = None
+_clients: dict[str, Any] = {}
+_bulk_pool: tuple[int, ThreadPoolExecutor] | None = None  # its size, and the pool
+_built: Runtime | None = None
 
 
-def _environment_key() -> tuple[str | None, ...]:
-    return tuple(os.environ.get(name) for name in ENV_NAMES)
-
-
-def current() -> tuple[Settings, CancelService]:
-    """The validated settings and the cancel use case wired to them (raises ConfigurationError)."""
-    built = _current()
-    return built[1], built[2]
+def current() -> Runtime:
+    """The settings and the use case wired to them (raises ConfigurationError)."""
+    # Re-reading a few variables costs microseconds and means a changed environment (a test, a
+    # local script) is never served stale settings; in Lambda it never changes.
+    environment = tuple(os.environ.get(name) for name in ENV_NAMES)
+    built = _built
+    if built is not None and built.environment == environment:
+        return built
+    with _lock:
+        if _built is not None and _built.environment == environment:
+            return _built
+        return _build(environment)
 
 
 def service() -> CancelService:
     """The cancel use case, wired to its D24 client and credential store."""
-    return _current()[2]
+    return current().service
 
 
-def _current() -> tuple[tuple[str | None, ...], Settings, CancelService]:
-    # Re-reading a few variables costs microseconds and means a changed environment (a test, a
-    # local script) is never served stale settings; in Lambda the key never changes.
-    key = _environment_key()
-    built = _built
-    if built is not None and built[0] == key:
-        return built
-    with _lock:
-        if _built is not None and _built[0] == key:
-            return _built
-        return _build(key)
-
-
-def _build(key: tuple[str | None, ...]) -> tuple[tuple[str | None, ...], Settings, CancelService]:
+def _build(environment: tuple[str | None, ...]) -> Runtime:
     global _built
-    current = load_settings()
+    settings = load_settings()
     client = D24Client(
-        current.base_url,
+        settings.base_url,
         http_exchange(),
-        connect_timeout=current.connect_timeout,
-        read_timeout=current.read_timeout,
-        policy=RetryPolicy(current.max_attempts, current.backoff_base, current.backoff_max),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        policy=RetryPolicy(settings.max_attempts, settings.backoff_base, settings.backoff_max),
         on_latency=record_latency,
     )
-    store = CredentialStore(current.secret_id, secrets_client, current.secret_ttl)
-    _built = (key, current, CancelService(client, store))
+    store = CredentialStore(settings.secret_id, secrets_client, settings.secret_ttl)
+    publisher = ResultPublisher(events_client, settings.results_event_bus)
+    _built = Runtime(settings, CancelService(client, store), publisher, environment)
     return _built
 
 
@@ -78,26 +88,53 @@ def http_exchange() -> HttpExchange:
 
 def secrets_client() -> Any:
     """The one Secrets Manager client, created on first use."""
-    global _secrets_client
-    if _secrets_client is None:
+    client = _clients.get("secretsmanager")
+    if client is None:
         import boto3  # deferred: invalid requests are answered without paying for boto3
-        from botocore.config import Config
 
-        # Every read is also bounded by the invocation's deadline (credentials.py); these keep an
-        # abandoned read from lingering for botocore's defaults (60 s connect and read, retried).
-        config = Config(
-            connect_timeout=SECRETS_CONNECT_TIMEOUT,
-            read_timeout=SECRETS_READ_TIMEOUT,
-            retries={"mode": "standard", "total_max_attempts": 2},
-        )
-        _secrets_client = boto3.client("secretsmanager", config=config)
-    return _secrets_client
+        client = boto3.client("secretsmanager", config=_aws_config())
+        client = _clients.setdefault("secretsmanager", client)
+    return client
+
+
+def events_client() -> Any:
+    """The one EventBridge client (result events), created on first use."""
+    client = _clients.get("events")
+    if client is None:
+        import boto3
+
+        client = _clients.setdefault("events", boto3.client("events", config=_aws_config()))
+    return client
+
+
+def _aws_config() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=AWS_CONNECT_TIMEOUT,
+        read_timeout=AWS_READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": 2},
+    )
+
+
+def bulk_pool(size: int) -> ThreadPoolExecutor:
+    """The workers that run one SQS batch's cancels, `size` at most at once (BULK_CONCURRENCY)."""
+    global _bulk_pool
+    with _lock:
+        if _bulk_pool is None or _bulk_pool[0] != size:
+            if _bulk_pool is not None:
+                _bulk_pool[1].shutdown(wait=False)
+            _bulk_pool = (size, ThreadPoolExecutor(size, thread_name_prefix="bulk-cancel"))
+        return _bulk_pool[1]
 
 
 def reset() -> None:
     """Forget everything built (tests; SnapStart restore uses `after_restore` instead)."""
-    global _exchange, _secrets_client, _built
+    global _exchange, _bulk_pool, _built
     with _lock:
         if _exchange is not None:
             _exchange.close()
-        _exchange, _secrets_client, _built = None, None, None
+        if _bulk_pool is not None:
+            _bulk_pool[1].shutdown(wait=False)
+        _exchange, _bulk_pool, _built = None, None, None
+        _clients.clear()

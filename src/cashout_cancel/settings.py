@@ -21,6 +21,8 @@ ENV_NAMES = (
     "D24_BACKOFF_MAX_SECONDS",
     "SECRET_CACHE_TTL_SECONDS",
     "DEADLINE_MARGIN_MS",
+    "RESULTS_EVENT_BUS",
+    "BULK_CONCURRENCY",
 )
 
 
@@ -37,6 +39,10 @@ class Settings:
     backoff_max: float = 2.0
     secret_ttl: float = 300.0
     deadline_margin: float = 0.5
+    # The bus for the results of EventBridge and SQS cancels (CONTRACT section 10); None: unset,
+    # and those callers' requests are refused as CONFIGURATION_ERROR before anything is sent.
+    results_event_bus: str | None = None
+    bulk_concurrency: int = 8  # cancels in flight at once for one SQS batch
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
@@ -55,6 +61,8 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         backoff_max=_number(environ, "D24_BACKOFF_MAX_SECONDS", 2.0, low=0, high=300),
         secret_ttl=_number(environ, "SECRET_CACHE_TTL_SECONDS", 300.0, low=0, high=86400),
         deadline_margin=_number(environ, "DEADLINE_MARGIN_MS", 500, low=0, high=60000) / 1000,
+        results_event_bus=environ.get("RESULTS_EVENT_BUS", "").strip() or None,
+        bulk_concurrency=int(_number(environ, "BULK_CONCURRENCY", 8, low=1, high=64, integer=True)),
     )
 
 

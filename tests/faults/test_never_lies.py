@@ -8,7 +8,9 @@ the scripts playing on across the whole sequence:
 - EventBridge: Lambda's asynchronous retries re-invoke while the function raises, up to 3
   invocations in all;
 - an HTTP client through API Gateway, and another Lambda invoking directly, retry a 5xx answer,
-  up to 3 requests in all.
+  up to 3 requests in all;
+- SQS: the message is delivered again while the function hands it back as a batch item failure,
+  up to the queue's receive count (5); its answer is the result it published, if any.
 
 Every answer, intermediate or final, is held to what D24 holds when it is given:
 
@@ -37,7 +39,8 @@ from hypothesis import strategies as st
 
 from cashout_cancel.outcomes import OUTCOME_TABLE, Outcome
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.conftest import Invoke
+from tests.builders import sqs_event
+from tests.conftest import Invoke, ResultsTap
 from tests.integration.via import Answer, send
 
 CASHOUT_ID = 7001
@@ -48,6 +51,7 @@ DRIP = 0.05  # seconds between the bytes of a dripped answer
 MARGIN = 0.2  # DEADLINE_MARGIN_MS in the test environment
 SCHEDULING_SLACK = 0.1  # what a loaded two-core machine may add after the margin
 INVOCATIONS = 3  # Lambda's async retries (2) plus the first; the HTTP and direct callers' retries
+RECEIVE_COUNT = 5  # the cancel queue's redrive policy (template.yaml)
 
 # CI replays the same examples on every run (derandomize). Locally, NEVER_LIES_EXAMPLES raises
 # the count and NEVER_LIES_RANDOM=1 draws new ones each run.
@@ -113,25 +117,53 @@ SAYS_CANCELLED = {Outcome.CANCELLED, Outcome.ALREADY_CANCELLED}
 
 @dataclass(frozen=True)
 class RetryingCaller:
-    """A caller and the way it retries: which answers make it try again."""
+    """A caller, how many times it tries in all, and which answers make it try again."""
 
     entry: str
-    retries_on: Callable[[Answer], bool]
+    tries: int
+    retries_on: Callable[[Answer | None], bool]
 
 
-def raised(answer: Answer) -> bool:
-    return answer.raised is not None
+def raised(answer: Answer | None) -> bool:
+    return answer is not None and answer.raised is not None
 
 
-def server_error(answer: Answer) -> bool:
-    return answer.status_code >= 500
+def server_error(answer: Answer | None) -> bool:
+    return answer is not None and answer.status_code >= 500
+
+
+def handed_back(answer: Answer | None) -> bool:
+    return answer is None  # an SQS message that is a batch item failure has no answer
 
 
 CALLERS = (
-    RetryingCaller("eventbridge", raised),  # Lambda re-invokes an async event that raised
-    RetryingCaller("api-http", server_error),  # an HTTP client retrying a 5xx
-    RetryingCaller("direct", server_error),  # another Lambda retrying a 5xx result
+    RetryingCaller("eventbridge", INVOCATIONS, raised),  # Lambda re-invokes an event that raised
+    RetryingCaller("api-http", INVOCATIONS, server_error),  # an HTTP client retrying a 5xx
+    RetryingCaller("direct", INVOCATIONS, server_error),  # another Lambda retrying a 5xx result
+    RetryingCaller("sqs", RECEIVE_COUNT, handed_back),  # SQS redelivering a batch item failure
 )
+MESSAGE_ID = "b1e7c0de-0000-4000-8000-000000007001"
+
+
+def deliver(
+    invoke: Invoke, results: ResultsTap, caller: RetryingCaller, budget_ms: int
+) -> Answer | None:
+    """One invocation by `caller`; its answer (for SQS: the result it published, if any)."""
+    if caller.entry != "sqs":
+        return send(invoke, caller.entry, CASHOUT_ID, EXTERNAL_ID, remaining_ms=budget_ms)
+    before = len(results.details())
+    event = sqs_event({"cashout_id": CASHOUT_ID, "external_id": EXTERNAL_ID},
+                      message_ids=[MESSAGE_ID])  # fmt: skip
+    failures = invoke(event, remaining_ms=budget_ms)["batchItemFailures"]
+    published = results.details()[before:]
+    if failures:
+        assert failures == [{"itemIdentifier": MESSAGE_ID}]
+        assert published == [], "a message handed back has no published result"
+        return None
+    [detail] = published
+    assert (detail["caller"], detail["request_id"]) == ("sqs", MESSAGE_ID)
+    assert detail["statusCode"] < 500, "only final results are published"
+    return Answer(detail["statusCode"], detail)
 
 
 @pytest.fixture
@@ -160,7 +192,9 @@ def arrange(
     state=st.sampled_from(STATES),
     on_cancel=st.lists(st.sampled_from(MISBEHAVIOURS), max_size=6),
     on_status=st.lists(st.sampled_from(MISBEHAVIOURS), max_size=4),
-    budgets_ms=st.lists(st.sampled_from(BUDGETS_MS), min_size=INVOCATIONS, max_size=INVOCATIONS),
+    budgets_ms=st.lists(
+        st.sampled_from(BUDGETS_MS), min_size=RECEIVE_COUNT, max_size=RECEIVE_COUNT
+    ),
 )
 def test_the_answer_never_lies_across_retries_under_random_faults(
     caller: RetryingCaller,
@@ -170,6 +204,7 @@ def test_the_answer_never_lies_across_retries_under_random_faults(
     budgets_ms: list[int],
     invoke: Invoke,
     d24: D24Sandbox,
+    results: ResultsTap,
     short_timeouts: None,
 ) -> None:
     # Given a cashout in some state and D24 misbehaving at random on both endpoints
@@ -177,18 +212,19 @@ def test_the_answer_never_lies_across_retries_under_random_faults(
     exists = state not in ("missing", "other-external-id")
 
     # When a caller asks to cancel it, and retries as such a caller does
-    for budget_ms in budgets_ms:
+    for budget_ms in budgets_ms[: caller.tries]:
         before = d24.status_of(CASHOUT_ID) if exists else None
         status_faults_before = len(d24.played("status"))
         started = time.monotonic()
-        answer = send(invoke, caller.entry, CASHOUT_ID, EXTERNAL_ID, remaining_ms=budget_ms)
+        answer = deliver(invoke, results, caller, budget_ms)
         took = time.monotonic() - started
 
         # Then every answer is true of what D24 holds when it is given, and given in time
         after = d24.status_of(CASHOUT_ID) if exists else None
         status_misbehaved = len(d24.played("status")) > status_faults_before
         assert_in_time(took, budget_ms)
-        assert_true_of_d24(caller.entry, answer, exists, before, after, status_misbehaved)
+        if answer is not None:
+            assert_true_of_d24(caller.entry, answer, exists, before, after, status_misbehaved)
         if not caller.retries_on(answer):
             break
 

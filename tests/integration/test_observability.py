@@ -92,7 +92,7 @@ def test_metrics_count_the_outcome_and_record_upstream_latency(invoke: Invoke, o
 def test_invalid_request_is_counted_without_upstream_latency(invoke: Invoke, output: Any) -> None:
     invoke({"cashout_id": "x", "external_id": "e"})
     metrics = emf_metrics(output())
-    assert set(metrics) == {"INVALID_REQUEST"}
+    assert set(metrics) == {"INVALID_REQUEST", "Results"}
 
 
 def test_failures_are_logged_at_error_with_upstream_facts(

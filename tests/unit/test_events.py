@@ -8,6 +8,7 @@ checks that the recording still matches it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -26,12 +27,13 @@ from tests.builders import (
     event_files,
     eventbridge_event,
     load_event,
+    sqs_event,
 )
 
 SHAPES: dict[str, Any] = json.loads(
     (Path(__file__).with_name("aws_event_shapes.json")).read_text(encoding="utf-8")
 )
-CALLERS = ("api-rest", "api-http", "eventbridge", "direct")
+CALLERS = ("api-rest", "api-http", "eventbridge", "direct", "sqs")
 FILES = [path.name for path in event_files()]
 
 
@@ -93,6 +95,7 @@ def test_handler_recognises_each_event_as_the_caller_it_is_named_for(file_name: 
         "api-http": "api_gateway",
         "eventbridge": "eventbridge",
         "direct": "direct",
+        "sqs": "sqs",
     }[caller_of(file_name)]
     assert recognise(load_event(file_name)).name == expected
 
@@ -134,6 +137,34 @@ def test_eventbridge_event_has_the_envelope_eventbridge_sends(file_name: str) ->
     assert_eventbridge_shape(event)
     assert event["source"] == "merchant.payouts"
     assert event["resources"] == []
+
+
+def assert_sqs_shape(event: dict[str, Any]) -> None:
+    shape = SHAPES["sqs"]
+    assert sorted(event) == shape["top_level"]
+    for record in event["Records"]:
+        assert sorted(record) == shape["record"]
+        assert sorted(record["attributes"]) == shape["record.attributes"]
+        assert record["eventSource"] == "aws:sqs"
+
+
+@pytest.mark.parametrize("file_name", files_of("sqs"))
+def test_sqs_event_has_the_shape_of_sam_sqs_receive_message(file_name: str) -> None:
+    event = load_event(file_name)
+    assert_sqs_shape(event)
+    ids = [record["messageId"] for record in event["Records"]]
+    assert len(ids) == len(set(ids))
+    for record in event["Records"]:
+        assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()  # noqa: S324
+
+
+@pytest.mark.parametrize("file_name", files_of("sqs"))
+def test_sqs_builder_reproduces_the_bodies_and_shape_of_each_sqs_sample(file_name: str) -> None:
+    sample = load_event(file_name)
+    bodies = [record["body"] for record in sample["Records"]]
+    built = sqs_event(*bodies, message_ids=[r["messageId"] for r in sample["Records"]])
+    assert_sqs_shape(built)
+    assert [r["body"] for r in built["Records"]] == bodies
 
 
 @pytest.mark.parametrize("file_name", files_of("direct"))
@@ -262,6 +293,7 @@ SAM = shutil.which("sam") or str(Path(__file__).resolve().parents[2] / ".venv-to
 SAM_COMMANDS = {
     "api-rest": ["apigateway", "aws-proxy"],
     "api-http": ["apigateway", "http-api-proxy"],
+    "sqs": ["sqs", "receive-message"],
 }
 
 
@@ -279,4 +311,7 @@ def test_recorded_shapes_still_match_sam(caller: str) -> None:
     ).stdout
     generated = json.loads(output)
     assert sorted(generated) == SHAPES[caller]["top_level"]
+    if caller == "sqs":
+        assert_sqs_shape(generated)
+        return
     assert sorted(generated["requestContext"]) == SHAPES[caller]["requestContext"]

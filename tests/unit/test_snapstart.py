@@ -74,7 +74,7 @@ def test_before_snapshot_builds_settings_pool_and_client_without_reading_the_sec
     client = runtime.secrets_client()
     pool = runtime.http_exchange()
     assert runtime.service() is runtime.service()
-    assert runtime.current()[0].base_url == function_env.base_url
+    assert runtime.current().settings.base_url == function_env.base_url
     assert builds == {"settings": 1, "pool": 1}
     assert runtime.secrets_client() is client
     assert runtime.http_exchange() is pool

@@ -1,27 +1,25 @@
-"""Caller adapters: each turns one kind of Lambda event into a domain request and the domain
-result back into that caller's shape. Nothing deeper than this package knows who called."""
+"""Caller adapters: each turns one kind of Lambda event into domain requests and their results
+back into that caller's shape. Nothing deeper than this package knows who called; the work for
+each request (deadline, cancel, result line, metrics, publishing) is the Invocation's."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..outcomes import CancelResult, Outcome
 from ..validation import CancelRequest, InvalidRequest, parse_request
 
+if TYPE_CHECKING:
+    from ..invocation import Invocation
+
 
 class Caller(Protocol):
-    """One kind of caller: API Gateway, EventBridge or a direct invoke."""
+    """One kind of caller: API Gateway, EventBridge, a direct invoke, or an SQS queue."""
 
     name: str
 
-    def correlation_id(self, event: Any) -> str | None:
-        """The id that ties this invocation's logs together, when the event carries one."""
-
-    def to_request(self, event: Any) -> CancelRequest | CancelResult:
-        """The validated request, or the result that refuses it (nothing is sent to D24 then)."""
-
-    def respond(self, result: CancelResult, correlation_id: str | None) -> Any:
-        """The result in the caller's shape (may raise, for EventBridge retries)."""
+    def serve(self, event: Any, invocation: Invocation) -> Any:
+        """The answer to `event` in this caller's shape (may raise, for Lambda to retry)."""
 
 
 def refusal(problem: InvalidRequest) -> CancelResult:
@@ -44,13 +42,15 @@ def validated(fields: dict[str, Any]) -> CancelRequest | CancelResult:
 
 def recognise(event: Any) -> Caller:
     """The adapter for this event's caller, told apart by the keys each source always sends."""
-    from . import api_gateway, direct, eventbridge
+    from . import api_gateway, direct, eventbridge, sqs
 
     if isinstance(event, dict):
         if "detail-type" in event and "detail" in event:
             return eventbridge.CALLER
         if "httpMethod" in event or "routeKey" in event or _api_request_context(event):
             return api_gateway.CALLER
+        if sqs.is_sqs_event(event):
+            return sqs.CALLER
     return direct.CALLER
 
 

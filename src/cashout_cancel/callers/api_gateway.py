@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..outcomes import CancelResult, Outcome
 from ..validation import (
@@ -18,6 +18,9 @@ from ..validation import (
     parse_request,
 )
 from . import refusal
+
+if TYPE_CHECKING:
+    from ..invocation import Invocation
 
 MAX_BODY_BYTES = 8192
 # Matched at the end of the path so that a stage or base-path prefix does not matter.
@@ -31,11 +34,13 @@ class ApiGatewayCaller:
 
     name = "api_gateway"
 
-    def correlation_id(self, event: Any) -> str | None:
-        """The API Gateway request id."""
+    def serve(self, event: Any, invocation: Invocation) -> dict[str, Any]:
+        """The proxy response to one HTTP request; the API request id correlates its logs."""
         context = event.get("requestContext")
         request_id = context.get("requestId") if isinstance(context, dict) else None
-        return request_id if isinstance(request_id, str) else None
+        correlation_id = request_id if isinstance(request_id, str) else invocation.request_id
+        result = invocation.run(self.to_request(event), correlation_id)
+        return self.respond(result, correlation_id)
 
     def to_request(self, event: Any) -> CancelRequest | CancelResult:
         """Route, then validate path and body; nothing else in the event is trusted."""
@@ -50,11 +55,9 @@ class ApiGatewayCaller:
         except InvalidRequest as problem:
             return refusal(problem)
 
-    def respond(self, result: CancelResult, correlation_id: str | None) -> dict[str, Any]:
+    def respond(self, result: CancelResult, correlation_id: str) -> dict[str, Any]:
         """A proxy response: the status, JSON content type, the result as the body."""
-        headers = {"Content-Type": "application/json"}
-        if correlation_id:
-            headers["X-Correlation-Id"] = correlation_id
+        headers = {"Content-Type": "application/json", "X-Correlation-Id": correlation_id}
         if result.outcome is Outcome.METHOD_NOT_ALLOWED:
             headers["Allow"] = _METHOD
         return {

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..outcomes import CancelResult
 from ..validation import CancelRequest, InvalidRequest
 from . import refusal, validated
+
+if TYPE_CHECKING:
+    from ..invocation import Invocation
 
 
 class DirectCaller:
@@ -14,21 +17,18 @@ class DirectCaller:
 
     name = "direct"
 
-    def correlation_id(self, event: Any) -> str | None:
-        """Direct payloads carry no id of their own: the Lambda request id is used."""
-        return None
+    def serve(self, event: Any, invocation: Invocation) -> dict[str, Any]:
+        """The result object, statusCode included; the Lambda request id correlates its logs."""
+        return invocation.run(to_request(event), invocation.request_id).to_dict()
 
-    def to_request(self, event: Any) -> CancelRequest | CancelResult:
-        """Validate the payload; anything but a JSON object is refused."""
-        if not isinstance(event, dict):
-            return refusal(
-                InvalidRequest("the event must be a JSON object with cashout_id and external_id")
-            )
-        return validated(event)
 
-    def respond(self, result: CancelResult, correlation_id: str | None) -> dict[str, Any]:
-        """The result object, statusCode included."""
-        return result.to_dict()
+def to_request(payload: Any) -> CancelRequest | CancelResult:
+    """Validate a direct-invoke object; anything but a JSON object is refused."""
+    if not isinstance(payload, dict):
+        return refusal(
+            InvalidRequest("the event must be a JSON object with cashout_id and external_id")
+        )
+    return validated(payload)
 
 
 CALLER = DirectCaller()

@@ -2,46 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RetryableFailure
 from ..outcomes import CancelResult
+from ..result_events import ResultEvent
 from ..validation import CancelRequest, InvalidRequest
 from . import refusal, validated
+
+if TYPE_CHECKING:
+    from ..invocation import Invocation
 
 DETAIL_TYPE = "Cashout Cancel Requested"
 
 
 class EventBridgeCaller:
-    """An event-driven cancel: failures >= 500 raise so Lambda retries, then dead-letters."""
+    """An event-driven cancel. Nobody waits for its answer: a final result is published for the
+    ledger (CONTRACT section 10); a result >= 500, or one that could not be published, raises so
+    that Lambda retries the event and, in the end, puts it on the failure queue."""
 
     name = "eventbridge"
 
-    def correlation_id(self, event: Any) -> str | None:
-        """The EventBridge event id."""
+    def serve(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
+        """The result object, once published; the event id correlates its logs."""
         event_id = event.get("id")
-        return event_id if isinstance(event_id, str) else None
-
-    def to_request(self, event: Any) -> CancelRequest | CancelResult:
-        """Accept only our detail-type; validate the detail."""
-        # Two keys read directly: Powertools' EventBridgeEvent would do the same, but importing its
-        # data_classes package (every event source's class) costs ~12 ms of cold start, measured
-        # by `make bench` as the difference between 1.07x and 1.005x of the cold floor.
-        if event.get("detail-type") != DETAIL_TYPE:
-            # A rule that forwards too much must not cancel anything.
-            return refusal(InvalidRequest(f"detail-type must be '{DETAIL_TYPE}'"))
-        detail = event.get("detail")
-        if not isinstance(detail, dict):
-            return refusal(
-                InvalidRequest("detail must be a JSON object with cashout_id and external_id")
-            )
-        return validated(detail)
-
-    def respond(self, result: CancelResult, correlation_id: str | None) -> dict[str, Any]:
-        """Return 2xx/4xx results (the on-success destination records them); raise the rest."""
+        request_id = event_id if isinstance(event_id, str) else invocation.request_id
+        # Only our own detail-type is published: a rule that also forwards the function's
+        # result events must not make a loop of refusals.
+        ours = event.get("detail-type") == DETAIL_TYPE
+        result = invocation.run(to_request(event), request_id, publishes=ours)
         if result.status_code >= 500:
-            raise RetryableFailure(result.status_code, result.outcome.value, correlation_id)
+            raise RetryableFailure(result.status_code, result.outcome.value, request_id)
+        if ours and not invocation.publish([ResultEvent(result, self.name, request_id)])[0]:
+            raise RetryableFailure(
+                result.status_code, result.outcome.value, request_id, published=False
+            )
         return result.to_dict()
+
+
+def to_request(event: dict[str, Any]) -> CancelRequest | CancelResult:
+    """Accept only our detail-type; validate the detail."""
+    # Two keys read directly: Powertools' EventBridgeEvent would do the same, but importing its
+    # data_classes package (every event source's class) costs ~12 ms of cold start.
+    if event.get("detail-type") != DETAIL_TYPE:
+        # A rule that forwards too much must not cancel anything.
+        return refusal(InvalidRequest(f"detail-type must be '{DETAIL_TYPE}'"))
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        return refusal(
+            InvalidRequest("detail must be a JSON object with cashout_id and external_id")
+        )
+    return validated(detail)
 
 
 CALLER = EventBridgeCaller()

@@ -1,0 +1,377 @@
+"""Bulk cancels through SQS (CONTRACT section 9) and result events for the ledger (section 10),
+through the real handler, against the sandbox over sockets and EventBridge/SQS from moto."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.d24_sandbox import D24Sandbox, Fault
+from tests.builders import api_rest_event, eventbridge_event, sqs_event
+from tests.conftest import LambdaContext, ResultsTap
+
+PENDING, COMPLETED, CANCELLED = 0, 1, 2
+
+
+def invoke_batch(event: dict[str, Any], remaining_ms: float = 10_000) -> list[str]:
+    """Run an SQS batch through the handler; the message ids it hands back for redelivery."""
+    from cashout_cancel.handler import lambda_handler
+
+    response = lambda_handler(event, LambdaContext(remaining_ms=remaining_ms))
+    assert set(response) == {"batchItemFailures"}
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def request(cashout_id: int | str, external_id: str | None = None) -> dict[str, Any]:
+    return {"cashout_id": cashout_id, "external_id": external_id or f"ext-{cashout_id}"}
+
+
+def by_request_id(results: ResultsTap) -> dict[str, dict[str, Any]]:
+    details = results.details()
+    keyed = {detail["request_id"]: detail for detail in details}
+    assert len(keyed) == len(details), "one event per result, never two"
+    return keyed
+
+
+def assert_published_xor_failed(event: dict[str, Any], failed: list[str], published: Any) -> None:
+    """Section 10: a published message is done, never also a failure; a failure has no result."""
+    ids = {record["messageId"] for record in event["Records"]}
+    assert set(published) <= ids
+    assert set(failed) <= ids
+    assert not set(published) & set(failed)
+    assert set(published) | set(failed) == ids
+
+
+@pytest.fixture
+def batch_env(function_env: D24Sandbox) -> D24Sandbox:
+    return function_env
+
+
+# Section 9: the batch
+
+
+def test_a_mixed_batch_is_done_except_what_must_come_back(
+    batch_env: D24Sandbox, results: ResultsTap
+) -> None:
+    # Given a batch: two cancels, one already cancelled, one not cancellable, one unknown,
+    # and one message that is not valid
+    event = sqs_event(request(1001), request(1002), request(2002), request(2001),
+                      request(987654), request(0, "ext-0"))  # fmt: skip
+    ids = [record["messageId"] for record in event["Records"]]
+
+    # When the event source hands it to the function
+    failed = invoke_batch(event)
+
+    # Then only the invalid message comes back; every other result is published
+    assert failed == [ids[5]]
+    published = by_request_id(results)
+    assert {mid: published[mid]["outcome"] for mid in ids[:5]} == {
+        ids[0]: "CANCELLED",
+        ids[1]: "CANCELLED",
+        ids[2]: "ALREADY_CANCELLED",
+        ids[3]: "NOT_CANCELLABLE",
+        ids[4]: "NOT_FOUND",
+    }
+    assert_published_xor_failed(event, failed, published)
+    assert (batch_env.status_of(1001), batch_env.status_of(1002)) == (CANCELLED, CANCELLED)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '"a string"',
+        json.dumps({"external_id": "ext-1001"}),
+        json.dumps({"cashout_id": 1001}),
+        json.dumps({"cashout_id": True, "external_id": "ext-1001"}),
+        json.dumps({"cashout_id": 1.5, "external_id": "ext-1001"}),
+        json.dumps({"cashout_id": "007", "external_id": "ext-1001"}),
+        json.dumps({"cashout_id": 1001, "external_id": "x" * 101}),
+        '{"cashout_id": ' + "9" * 4400 + ', "external_id": "ext-1001"}',
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "string",
+        "no-id",
+        "no-external-id",
+        "bool-id",
+        "float-id",
+        "leading-zero",
+        "long-external-id",
+        "4400-digit-id",
+    ],  # fmt: skip
+)
+def test_an_invalid_message_is_handed_back_unpublished_and_nothing_is_sent(
+    body: str, batch_env: D24Sandbox, results: ResultsTap
+) -> None:
+    # Given a message whose body is not the direct-invoke object
+    event = sqs_event(body)
+
+    # When it is delivered
+    failed = invoke_batch(event)
+
+    # Then it comes back (to end in the dead-letter queue), nothing is sent, nothing published
+    assert failed == [event["Records"][0]["messageId"]]
+    assert batch_env.received() == []
+    assert results.events() == []
+
+
+def test_a_message_d24_cannot_answer_is_handed_back_unpublished(
+    batch_env: D24Sandbox, results: ResultsTap
+) -> None:
+    # Given D24 answering 503 to every request about one cashout's cancel and status
+    batch_env.inject(Fault.status(503), endpoint="any", times=6)
+    event = sqs_event(request(1001))
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then the message comes back for another try, with no result on the bus
+    assert failed == [event["Records"][0]["messageId"]]
+    assert results.events() == []
+
+
+def test_the_same_cashout_twice_in_a_batch_is_two_cancels(
+    batch_env: D24Sandbox, results: ResultsTap
+) -> None:
+    event = sqs_event(request(1001), request(1001))
+    assert invoke_batch(event) == []
+    outcomes = sorted(detail["outcome"] for detail in results.details())
+    assert outcomes == ["ALREADY_CANCELLED", "CANCELLED"]
+
+
+def test_a_message_delivered_again_is_harmless(batch_env: D24Sandbox, results: ResultsTap) -> None:
+    event = sqs_event(request(1001))
+    assert invoke_batch(event) == []
+    assert invoke_batch(event) == []  # the same message, redelivered
+    assert [d["outcome"] for d in results.details()] == ["CANCELLED", "ALREADY_CANCELLED"]
+    assert {d["cashout_status"] for d in results.details()} == {CANCELLED}
+
+
+def test_no_more_than_bulk_concurrency_cancels_are_in_flight_at_d24(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given D24 taking 50 ms per request, and BULK_CONCURRENCY of 4
+    monkeypatch.setenv("BULK_CONCURRENCY", "4")
+    batch_env.latency = 0.05
+    for cashout_id in range(5001, 5021):
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+
+    # When a batch of 20 cancels runs
+    started = time.monotonic()
+    failed = invoke_batch(sqs_event(*(request(i) for i in range(5001, 5021))))
+    took = time.monotonic() - started
+
+    # Then D24 saw at most 4 at once, and 4 at once were used (20 cancels in about 5 rounds)
+    assert failed == []
+    assert batch_env.in_flight_peak == 4
+    assert took < 20 * 0.05  # faster than one at a time
+    assert len(results.details()) == 20
+
+
+def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given D24 taking 0.4 s per request, two cancels at a time, and 1.5 s left in the invocation
+    monkeypatch.setenv("BULK_CONCURRENCY", "2")
+    batch_env.latency = 0.4
+    event = sqs_event(*(request(cashout_id) for cashout_id in (1001, 1002, 1003, 1004, 1005)))
+
+    # When the batch runs
+    started = time.monotonic()
+    failed = invoke_batch(event, remaining_ms=1500)
+    took = time.monotonic() - started
+
+    # Then it answers in time; what did not start comes back, untouched at D24
+    assert took < 1.5
+    assert failed
+    published = by_request_id(results)
+    assert_published_xor_failed(event, failed, published)
+    sent = {request.json()["cashout_id"] for request in batch_env.received("cancel")}
+    for record in event["Records"]:
+        cashout_id = json.loads(record["body"])["cashout_id"]
+        if record["messageId"] in failed and cashout_id not in sent:
+            assert batch_env.status_of(cashout_id) == PENDING
+
+
+# Section 10: result events
+
+
+def test_an_eventbridge_result_is_published_once_with_caller_and_request_id(
+    batch_env: D24Sandbox, results: ResultsTap
+) -> None:
+    from cashout_cancel.handler import lambda_handler
+
+    answer = lambda_handler(eventbridge_event(request(1001), event_id="ev-1"), LambdaContext())
+
+    [event] = results.events()
+    assert (event["source"], event["detail-type"]) == ("cashout-cancel", "Cashout Cancel Completed")
+    assert event["detail"] == {**answer, "caller": "eventbridge", "request_id": "ev-1"}
+    assert event["detail"]["statusCode"] == 200
+
+
+def test_an_invalid_requested_event_is_published_so_its_producer_learns(
+    batch_env: D24Sandbox, results: ResultsTap
+) -> None:
+    from cashout_cancel.handler import lambda_handler
+
+    lambda_handler(eventbridge_event({"cashout_id": "x"}, event_id="ev-2"), LambdaContext())
+    [detail] = results.details()
+    assert (detail["outcome"], detail["request_id"]) == ("INVALID_REQUEST", "ev-2")
+
+
+def test_an_event_of_another_detail_type_is_refused_unpublished(
+    batch_env: D24Sandbox, results: ResultsTap
+) -> None:
+    from cashout_cancel.handler import lambda_handler
+
+    # A rule that also forwards the function's own results must not make a loop
+    forwarded = eventbridge_event(request(1001), detail_type="Cashout Cancel Completed")
+    answer = lambda_handler(forwarded, LambdaContext())
+    assert answer["outcome"] == "INVALID_REQUEST"
+    assert results.events() == []
+    assert batch_env.received() == []
+
+
+def test_http_and_direct_results_are_answered_not_published(
+    invoke: Any, results: ResultsTap
+) -> None:
+    invoke(api_rest_event(1001, {"external_id": "ext-1001"}))
+    invoke(request(1002))
+    assert results.events() == []
+
+
+# Publishing that fails is never lost: the caller's own retry takes it
+
+
+@pytest.fixture
+def failing_entries(batch_env: D24Sandbox) -> Iterator[set[int]]:
+    """Positions (in each PutEvents call) of entries the bus will report as failed."""
+    from cashout_cancel import runtime
+
+    failing: set[int] = set()
+
+    def fail_some(parsed: dict[str, Any], **_: Any) -> None:
+        entries = parsed.get("Entries", [])
+        for position in failing:
+            if position < len(entries):
+                entries[position] = {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
+        parsed["FailedEntryCount"] = sum(1 for e in entries if "ErrorCode" in e)
+
+    client = runtime.events_client()
+    client.meta.events.register("after-call.events.PutEvents", fail_some)
+    yield failing
+    client.meta.events.unregister("after-call.events.PutEvents", fail_some)
+
+
+def test_entries_the_bus_refuses_are_the_messages_handed_back(
+    batch_env: D24Sandbox, failing_entries: set[int]
+) -> None:
+    # Given a bus that refuses the 2nd and 4th entry of every PutEvents call
+    failing_entries.update({1, 3})
+    event = sqs_event(*(request(i) for i in (1001, 1002, 1003, 1004, 1005)))
+
+    # When the batch runs (all five cancel)
+    failed = invoke_batch(event)
+
+    # Then exactly two messages come back, and their retry will publish ALREADY_CANCELLED
+    assert len(failed) == 2
+    assert all(batch_env.status_of(i) == CANCELLED for i in (1001, 1002, 1003, 1004, 1005))
+
+
+def test_a_bus_that_refuses_everything_hands_every_done_message_back(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given a results bus that does not exist
+    monkeypatch.setenv("RESULTS_EVENT_BUS", "no-such-bus")
+    event = sqs_event(request(1001), request(1002))
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then both come back; the redelivery, with the bus fixed, publishes ALREADY_CANCELLED
+    assert sorted(failed) == sorted(record["messageId"] for record in event["Records"])
+    monkeypatch.setenv("RESULTS_EVENT_BUS", "cashout-cancel-results")
+    assert invoke_batch(event) == []
+    assert {d["outcome"] for d in results.details()} == {"ALREADY_CANCELLED"}
+    assert {d["cashout_status"] for d in results.details()} == {CANCELLED}
+
+
+def test_an_eventbridge_result_that_cannot_be_published_raises_for_lambda_to_retry(
+    batch_env: D24Sandbox, failing_entries: set[int], results: ResultsTap
+) -> None:
+    from cashout_cancel.errors import RetryableFailure
+    from cashout_cancel.handler import lambda_handler
+
+    # Given a bus refusing the entry
+    failing_entries.add(0)
+    event = eventbridge_event(request(1001), event_id="ev-3")
+
+    # When the event is handled, Then it raises although the cancel went through
+    with pytest.raises(RetryableFailure, match="could not be published"):
+        lambda_handler(event, LambdaContext())
+    assert batch_env.status_of(1001) == CANCELLED
+
+    # And Lambda's retry publishes ALREADY_CANCELLED: the ledger sees status 2 either way (the
+    # bus here is moto's, which kept the refused entry too: only the retry's is looked at)
+    failing_entries.clear()
+    assert lambda_handler(event, LambdaContext())["outcome"] == "ALREADY_CANCELLED"
+    detail = results.details()[-1]
+    assert (detail["outcome"], detail["cashout_status"]) == ("ALREADY_CANCELLED", CANCELLED)
+    assert detail["request_id"] == "ev-3"
+
+
+def test_without_a_results_bus_async_callers_send_nothing(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given RESULTS_EVENT_BUS unset: results of SQS and EventBridge cancels could not be published
+    monkeypatch.delenv("RESULTS_EVENT_BUS")
+    event = sqs_event(request(1001))
+
+    # When a batch runs, Then it is handed back and nothing was cancelled
+    assert invoke_batch(event) == [event["Records"][0]["messageId"]]
+    assert batch_env.received() == []
+
+
+# Observability
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    from cashout_cancel.observability import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    captured = io.StringIO()
+    previous = handler.setStream(captured)
+    yield captured
+    handler.setStream(previous)
+
+
+def test_each_message_s_result_line_carries_its_message_id(
+    batch_env: D24Sandbox, log_lines: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = sqs_event(request(1001), request(1002), "not json")
+    invoke_batch(event)
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    finished = {
+        line["correlation_id"]: line for line in lines if line["message"] == "cancel finished"
+    }
+    assert set(finished) == {record["messageId"] for record in event["Records"]}
+    assert {line["caller"] for line in finished.values()} == {"sqs"}
+
+    # And the metrics count outcomes per caller as well as in all
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"], ["service", "caller"]]
+    assert emf["caller"] == "sqs"
+    assert emf["CANCELLED"] == [1.0, 1.0]
+    assert emf["BatchItemFailures"] == [1.0]
+    assert emf["ResultsPublished"] == [2.0]
