@@ -11,7 +11,7 @@ PORT ?= 3000
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast lint audit demo invoke api bench clean
+.PHONY: help venv test test-fast lint audit demo invoke api bench dashboard clean
 
 ## help: list the commands
 help:
@@ -38,7 +38,7 @@ lint: venv tools-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/mypy local tests scripts --ignore-missing-imports
+	$(BIN)/mypy local tests scripts ops --ignore-missing-imports
 	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(MAKE) --no-print-directory audit
 	$(MAKE) --no-print-directory check-template
@@ -62,6 +62,10 @@ api: venv
 ## bench: warm, cold-start and memory benchmark against the floor and a naive handler (BENCH_ARGS=--quick)
 bench: venv
 	$(BIN)/python -m local.bench $(BENCH_ARGS)
+
+## dashboard: draw the template's dashboard from a local run of the real handler (docs/dashboard.png)
+dashboard: venv
+	$(BIN)/python -m local.dashboard --out docs/dashboard.png
 
 ## clean: remove build output and caches (not the virtual environments)
 clean:

@@ -41,9 +41,11 @@ $(TOOLS_VENV)/.installed: $(DEPLOY_ROOT)/requirements-tools.txt
 sam-build: tools-venv
 	cd $(DEPLOY_ROOT) && $(SAM) build
 
-## check-template: sam validate --lint, cfn-lint, checkov and a throwaway sam build; fails on any finding
+## check-template: sam validate --lint, cfn-lint, checkov, SAM's wiring and a throwaway sam build; fails on any finding
 check-template: tools-venv
 	cd $(DEPLOY_ROOT) && $(SAM) validate --lint --region $(TEMPLATE_CHECK_REGION) --template-file template.yaml
+	cd $(DEPLOY_ROOT) && AWS_DEFAULT_REGION=$(TEMPLATE_CHECK_REGION) \
+		$(TOOLS_BIN)/python scripts/check_transformed_template.py
 	cd $(DEPLOY_ROOT) && $(TOOLS_BIN)/cfn-lint template.yaml
 	cd $(DEPLOY_ROOT) && $(TOOLS_BIN)/checkov --quiet --compact --framework cloudformation \
 		--file template.yaml --skip-download

@@ -3,13 +3,14 @@ handler as Lambda would (`make api`, `make bench`). A test holds it equal to the
 
 from __future__ import annotations
 
-# The template's literal values; the secret, the base URL, the namespace and the log level come
-# from its parameters and are set by each tool.
+# The template's literal values; the secret, the base URL, the results bus, the namespace and the
+# log level come from its parameters and are set by each tool.
 FUNCTION_ENV: dict[str, str] = {
     "D24_TIMEOUT_SECONDS": "5",
     "D24_CONNECT_TIMEOUT_SECONDS": "2",
     "D24_MAX_ATTEMPTS": "3",
     "SECRET_CACHE_TTL_SECONDS": "300",
     "DEADLINE_MARGIN_MS": "500",
+    "BULK_CONCURRENCY": "8",
     "POWERTOOLS_SERVICE_NAME": "cashout-cancel",
 }
