@@ -22,7 +22,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -39,13 +38,13 @@ from local.d24_sandbox import (
     D24Sandbox,
 )
 from local.function_env import FUNCTION_ENV
+from local.lambda_context import LambdaContext
 from local.loopback import LoopbackHTTPServer
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
 STAGE = "v1"  # the template's StageName
 TIMEOUT_SECONDS = 20.0  # the template's function Timeout
-MEMORY_MB = 512  # the template's MemorySize
 LOCAL_SECRET_ID = "cashout-cancel/d24-local"
 SANDBOX_CREDENTIALS = {
     "login": SANDBOX_LOGIN,
@@ -60,26 +59,6 @@ _GATEWAY_ERROR = (502, {"message": "Internal server error"})  # what API Gateway
 _TEXT_TYPES = re.compile(
     r"text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded)"
 )
-
-
-@dataclass
-class LambdaContext:
-    """Lambda's context object for one invocation, with the template's timeout as countdown."""
-
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    timeout_seconds: float = TIMEOUT_SECONDS
-    function_name: str = "cashout-cancel"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = MEMORY_MB
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cashout-cancel"
-    log_group_name: str = "/aws/lambda/cashout-cancel"
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before Lambda would stop the invocation."""
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
 def rest_event(
@@ -297,7 +276,7 @@ class LocalApi:
     def invoke(self, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         """Run the handler on one event, as Lambda would, and shape its answer for HTTP."""
         handler = cast(Handler, self._handler)
-        context = LambdaContext(timeout_seconds=self.timeout_seconds)
+        context = LambdaContext(remaining_ms=self.timeout_seconds * 1000)
         lock = self._lock if self.serialise else contextlib.nullcontext()
         with lock:
             started = time.monotonic()

@@ -18,8 +18,6 @@ import io
 import json
 import os
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +25,11 @@ from typing import Any
 
 from cashout_cancel.outcomes import CASHOUT_STATUS_NAMES
 from local.d24_sandbox import D24Sandbox
+from local.lambda_context import LambdaContext
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SECRET_ID = "cashout-cancel/d24"
 REGION = "us-east-1"
-TIMEOUT_MS = 20_000  # the function's Timeout in template.yaml
 STATUS_NAMES = CASHOUT_STATUS_NAMES  # D24's status codes, as the contract spells them
 ABSENT = "-"  # D24 has no such cashout (or the event names none)
 
@@ -77,21 +75,6 @@ EXPECTED: dict[str, Expected] = {
     "eventbridge-invalid-detail.json": Expected(400, "INVALID_REQUEST", ABSENT, ABSENT, False),
     "direct-invalid.json": Expected(400, "INVALID_REQUEST", ABSENT, ABSENT, sends=False),
 }
-
-
-@dataclass
-class Context:
-    """The parts of Lambda's context object the function uses, counting down from the timeout."""
-
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_name: str = "cashout-cancel"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:cashout-cancel"
-    _deadline: float = field(default_factory=lambda: time.monotonic() + TIMEOUT_MS / 1000)
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before Lambda would stop this invocation."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -261,7 +244,7 @@ def run_event(handler: Handler, sandbox: D24Sandbox, path: Path, verbose: bool) 
     raised: Exception | None = None
     with contextlib.redirect_stdout(captured):
         try:
-            response = handler(event, Context())
+            response = handler(event, LambdaContext())
         except Exception as exc:  # shown in the table; EventBridge raises >= 500 by design
             raised = exc
     metrics = [line for line in captured.getvalue().splitlines() if line.strip()]
