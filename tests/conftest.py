@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from local.d24_sandbox import D24Sandbox
-from local.lambda_context import LambdaContext
+from local.lambda_context import LambdaContext as LambdaContext  # noqa: PLC0414 - re-exported
 
 SECRET_ID = "cashout-cancel/d24"
 LOGIN = "merchant-login"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..function_env import FUNCTION_ENV
-from ..lambda_context import LambdaContext
+from ..lambda_context import LambdaContext as LambdaContext  # noqa: PLC0414 - re-exported
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
