@@ -198,8 +198,12 @@ class LocalApi:
         timeout_seconds: float = TIMEOUT_SECONDS,
         handler: Handler | None = None,
         verbose: bool = False,
+        runtime: str = "in-process",
+        build_dir: Path | None = None,
     ) -> None:
         self._port = port
+        # "lambda": the built artifact under awslambdaric, as `make lambda-invoke` runs it.
+        self.runtime, self._build_dir = runtime, build_dir
         self._d24_base_url, self._secret_id = d24_base_url, secret_id
         self.serialise, self.timeout_seconds, self.verbose = serialise, timeout_seconds, verbose
         self._handler = handler
@@ -240,14 +244,19 @@ class LocalApi:
         if self._secret_id is None:
             environ["AWS_DEFAULT_REGION"] = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self._stack.enter_context(_environment(environ))
-        if self._secret_id is None:
-            # An external sandbox started with `python -m local.d24_sandbox` has the defaults.
-            credentials = self.sandbox.credentials if self.sandbox else SANDBOX_CREDENTIALS
+        # An external sandbox started with `python -m local.d24_sandbox` has the defaults.
+        credentials = self.sandbox.credentials if self.sandbox else SANDBOX_CREDENTIALS
+        if self._secret_id is None and self.runtime != "lambda":
             self._stack.enter_context(_local_secret(LOCAL_SECRET_ID, credentials))
         # A cold container: nothing built against an earlier environment or AWS mock is reused.
         runtime.reset()
         self._stack.callback(runtime.reset)
-        if self._handler is None:
+        if self._handler is None and self.runtime == "lambda":
+            if self._secret_id is not None:
+                raise ValueError("--runtime lambda serves a local secret only")
+            artifact = _artifact_handler(base_url, credentials, self._build_dir, self.verbose)
+            self._handler = self._stack.enter_context(artifact)
+        elif self._handler is None:
             self._handler = _real_handler()
         self._server = _Server(("127.0.0.1", self._port), self)
         self._stack.callback(self._server.server_close)
@@ -320,6 +329,40 @@ def _local_secret(secret_id: str, credentials: Mapping[str, str]) -> Iterator[No
         client = boto3.client("secretsmanager")
         client.create_secret(Name=secret_id, SecretString=json.dumps(credentials))
         yield
+
+
+@contextlib.contextmanager
+def _artifact_handler(
+    base_url: str, credentials: Mapping[str, str], build_dir: Path | None, verbose: bool
+) -> Iterator[Handler]:
+    """The built artifact in its own process under awslambdaric, its secret in a Secrets Manager
+    it reaches over a socket (moto's server: an in-process mock cannot serve another process)."""
+    import boto3
+
+    from local.demo import local_secrets_manager
+    from local.lambda_artifact import (
+        DEFAULT_BUILD_DIR,
+        RuntimeHandler,
+        function_config,
+        function_environment,
+    )
+    from local.lambda_runtime import LocalLambda
+
+    with local_secrets_manager() as endpoint:
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        client.create_secret(Name=LOCAL_SECRET_ID, SecretString=json.dumps(credentials))
+        environment = function_environment(
+            d24_base_url=base_url, secret_id=LOCAL_SECRET_ID, aws_endpoint_url=endpoint
+        )
+        config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
+        with LocalLambda(config, log=sys.stderr if verbose else None) as function:
+            yield RuntimeHandler(function)
 
 
 def _src_on_path() -> None:
@@ -417,6 +460,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--parallel", action="store_true", help="run invocations concurrently, not one at a time"
     )
+    parser.add_argument(
+        "--runtime",
+        choices=("in-process", "lambda"),
+        default="in-process",
+        help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
+    )
+    parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
     args = parser.parse_args(argv)
     api = LocalApi(
         args.port,
@@ -424,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secret_id=args.secret_id,
         serialise=not args.parallel,
         verbose=True,
+        runtime=args.runtime,
+        build_dir=args.build_dir,
     )
     with api:
         _print_banner(api)

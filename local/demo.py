@@ -119,7 +119,9 @@ def _describe(status_code: int, outcome: str, before: str, after: str) -> str:
 def _is_retry(exc: Exception) -> bool:
     from cashout_cancel.errors import RetryableFailure
 
-    return isinstance(exc, RetryableFailure)
+    # Through the runtime, the raise comes back as the error Lambda reports (errorType).
+    reported = getattr(exc, "error_type", None)
+    return isinstance(exc, RetryableFailure) or reported == RetryableFailure.__name__
 
 
 # Environment
@@ -180,14 +182,49 @@ def create_secret(credentials: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def local_function(verbose: bool = False) -> Iterator[tuple[D24Sandbox, Handler]]:
-    """The sandbox and the real handler, configured against it and the local Secrets Manager."""
+def local_function(
+    verbose: bool = False, runtime: str = "in-process", build_dir: Path | None = None
+) -> Iterator[tuple[D24Sandbox, Handler]]:
+    """The sandbox and the real handler, configured against it and the local Secrets Manager.
+
+    runtime "lambda": the handler is the built artifact (`make lambda-build`, in `build_dir`) in
+    its own process under awslambdaric, through the local Runtime API (local/lambda_runtime.py).
+    """
     with D24Sandbox() as sandbox, local_secrets_manager() as endpoint:
         configure_environment(sandbox, endpoint, verbose)
         create_secret(sandbox.credentials)
+        if runtime == "lambda":
+            with artifact_handler(sandbox, endpoint, verbose, build_dir) as handler:
+                yield sandbox, handler
+            return
         from cashout_cancel.handler import lambda_handler  # after the environment is set
 
         yield sandbox, lambda_handler
+
+
+@contextlib.contextmanager
+def artifact_handler(
+    sandbox: D24Sandbox, endpoint: str, verbose: bool, build_dir: Path | None
+) -> Iterator[Handler]:
+    """The built artifact under awslambdaric, configured as configure_environment configures
+    this process; its output goes to stderr with --verbose."""
+    from local.lambda_artifact import (
+        DEFAULT_BUILD_DIR,
+        RuntimeHandler,
+        function_config,
+        function_environment,
+    )
+    from local.lambda_runtime import LocalLambda
+
+    environment = function_environment(
+        d24_base_url=sandbox.base_url,
+        secret_id=SECRET_ID,
+        aws_endpoint_url=endpoint,
+        log_level=os.environ["POWERTOOLS_LOG_LEVEL"],
+    )
+    config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
+    with LocalLambda(config, log=sys.stderr if verbose else None) as function:
+        yield RuntimeHandler(function)
 
 
 # Running events
@@ -331,6 +368,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("event", nargs="?", help="run just this event file and show its response")
     parser.add_argument("--verbose", action="store_true", help="show INFO logs and EMF metrics")
+    parser.add_argument(
+        "--runtime",
+        choices=("in-process", "lambda"),
+        default="in-process",
+        help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
+    )
+    parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
     args = parser.parse_args(argv)
     paths = event_paths(args.event)
     missing = [str(path) for path in paths if not path.is_file()]
@@ -338,16 +382,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no such event file: {', '.join(missing)}", file=sys.stderr)
         return 2
 
-    with local_function(verbose=args.verbose) as (sandbox, handler):
+    with local_function(args.verbose, args.runtime, args.build_dir) as (sandbox, handler):
         rows = [run_event(handler, sandbox, path, args.verbose) for path in paths]
+        answered_by = _answered_by(handler)
 
     print(table(rows))
+    if answered_by:
+        print(f"\n{answered_by}")
     if args.event is not None:
         _print_details(rows[0])
         if rows[0].file not in EXPECTED:
             print(f"\n{rows[0].file}: no expected outcome recorded; nothing to compare.")
             return 0
     return _summary(rows, check_all=args.event is None, verbose=args.verbose)
+
+
+def _answered_by(handler: Handler) -> str:
+    function = getattr(handler, "function", None)  # a RuntimeHandler's LocalLambda
+    if function is None:
+        return ""
+    config = function.config
+    return (
+        f"answered by the built artifact {config.task_root} ({config.handler}, "
+        f"timeout {config.timeout_seconds:g} s) under awslambdaric on {config.python}, "
+        f"{function.processes_started} runtime process(es)"
+    )
 
 
 def _print_details(row: Row) -> None:
@@ -369,8 +428,8 @@ def _summary(rows: Sequence[Row], check_all: bool, verbose: bool) -> int:
     if check_all:
         ran = {row.file for row in rows}
         mismatches += [f"{name}: missing from events/" for name in EXPECTED if name not in ran]
-    if check_all and not verbose:
-        documents = sum(len(row.metrics) for row in rows)
+    documents = sum(len(row.metrics) for row in rows)  # none through the runtime: its stdout
+    if check_all and not verbose and documents:
         print(f"\n{documents} EMF metric documents caught from stdout (--verbose shows them).")
     else:
         print()
