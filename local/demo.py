@@ -178,7 +178,11 @@ def create_secret(credentials: dict[str, str]) -> None:
     import boto3
 
     client = boto3.client("secretsmanager")
-    client.create_secret(Name=SECRET_ID, SecretString=json.dumps(credentials))
+    try:
+        client.create_secret(Name=SECRET_ID, SecretString=json.dumps(credentials))
+    except client.exceptions.ResourceExistsException:
+        # moto keeps one store per process: a second demo run in it finds the first one's.
+        client.put_secret_value(SecretId=SECRET_ID, SecretString=json.dumps(credentials))
 
 
 @contextlib.contextmanager
