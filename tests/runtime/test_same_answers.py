@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from local.api import LocalApi
 from local.demo import local_function, run_event
 from tests.builders import event_files
 
@@ -37,3 +39,17 @@ def test_every_event_answers_the_same_in_process_and_through_the_artifact(
 
     # Then each answer is the same
     assert through_runtime == in_process
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("restored_environ")
+def test_local_api_serves_through_the_artifact(lambda_build: Path) -> None:
+    # Given `make api RUNTIME=lambda`: the local API in front of the built artifact
+    with LocalApi(runtime="lambda", build_dir=lambda_build) as api:
+        # When a client cancels over HTTP
+        response = requests.post(
+            f"{api.url}/cashouts/1001/cancel", json={"external_id": "ext-1001"}, timeout=30
+        )
+
+    # Then the artifact's answer comes back as the HTTP answer
+    assert (response.status_code, response.json()["outcome"]) == (200, "CANCELLED")
