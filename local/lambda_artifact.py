@@ -93,6 +93,7 @@ def function_config(
 ) -> FunctionConfig:
     """How Lambda would run the build in `build_dir`: the template's handler, timeout and memory
     unless given, on the interpreter the build was made for."""
+    build_dir = build_dir.resolve()  # the runtime runs in the task root: no relative paths
     marker = build_dir / "python"
     if not marker.is_file():
         raise FileNotFoundError(f"no local build in {build_dir}: run `make lambda-build`")
@@ -100,7 +101,7 @@ def function_config(
     spec = template_function()
     version = interpreter_version(python)
     return FunctionConfig(
-        task_root=task_root or build_dir / FUNCTION_ID,
+        task_root=(task_root or build_dir / FUNCTION_ID).resolve(),
         handler=handler or spec.handler,
         timeout_seconds=spec.timeout_seconds if timeout_seconds is None else timeout_seconds,
         runtime_dir=build_dir / "runtime",
