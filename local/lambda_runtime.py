@@ -133,7 +133,6 @@ class RuntimeApi:
         self._answers: dict[str, Answer] = {}
         self._closing = False
         self.calls: list[str] = []  # every call the runtime made, e.g. "next", "init/error"
-        self.restore_error: Any = None
         self._server = _Server(("127.0.0.1", 0), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -193,6 +192,8 @@ class RuntimeApi:
     def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Answer:
         """End the invocation as Lambda reports an environment's failure (timeout, exit)."""
         with self._changed:
+            if request_id in self._answers:  # the runtime's answer came first, after all
+                return self._answers[request_id]
             invocation = self._take(request_id)
             message = f"RequestId: {request_id} Error: {error}"
             payload = {"errorType": error_type, "errorMessage": message}
@@ -215,18 +216,23 @@ class RuntimeApi:
             return invocation
 
     def runtime_answer(self, request_id: str, kind: Kind, body: bytes) -> bool:
-        """Record a response or error posted for the invocation; False for an unknown id."""
+        """Record a response or error posted for the invocation; False for an unknown id or
+        one past its deadline (Lambda has already timed it out)."""
         with self._changed:
             self.calls.append("response" if kind == "response" else "error")
-            if self._current is None or self._current.request_id != request_id:
+            current = self._current
+            if current is None or current.request_id != request_id:
+                return False
+            if current.deadline_ms is not None and time.time() * 1000 >= current.deadline_ms:
                 return False
             self._record(self._take(request_id), kind, _decode(body))
             return True
 
-    def init_error(self, body: bytes) -> None:
-        """The handler could not be loaded: the waiting invocation fails with that error."""
+    def init_error(self, body: bytes, call: str = "init/error") -> None:
+        """The environment could not get ready (the handler did not load, or a SnapStart hook
+        raised): the waiting invocation fails with the error the runtime posted."""
         with self._changed:
-            self.calls.append("init/error")
+            self.calls.append(call)
             invocation = self._pending or self._current
             if invocation is not None:
                 self._record(self._take(invocation.request_id), "init_error", _decode(body))
@@ -235,12 +241,6 @@ class RuntimeApi:
         """SnapStart's snapshot point: nothing to snapshot locally, the restore follows at once."""
         with self._changed:
             self.calls.append("restore/next")
-
-    def restore_failed(self, body: bytes) -> None:
-        """An after-restore hook raised; the runtime exits next."""
-        with self._changed:
-            self.calls.append("restore/error")
-            self.restore_error = _decode(body)
 
     def _take(self, request_id: str) -> _Invocation:
         for invocation in (self._current, self._pending):
@@ -310,7 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts == ["init", "error"]:
             self._api.init_error(body)
         elif parts == ["restore", "error"]:
-            self._api.restore_failed(body)
+            self._api.init_error(body, "restore/error")
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
             return

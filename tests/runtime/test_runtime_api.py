@@ -71,6 +71,21 @@ def test_response_is_recorded_for_its_request_id_only(api: RuntimeApi) -> None:
     assert (answer.kind, answer.payload) == ("response", {"ok": True})
 
 
+def test_answer_after_the_deadline_is_refused(api: RuntimeApi) -> None:
+    # Given an invocation handed out with a 50 ms timeout
+    request_id = api.offer(b"{}", 0.05, ALIAS_ARN)
+    call(api, "GET", "/invocation/next")
+    time.sleep(0.1)
+
+    # When the runtime answers after its deadline
+    status, _, error = call(api, "POST", f"/invocation/{request_id}/response", {"late": True})
+
+    # Then the answer is refused: the invocation has timed out
+    assert (status, error["errorType"]) == (400, "InvalidRequestID")
+    assert api.overdue(request_id)
+    assert api.wait_answer(request_id, 0) is None
+
+
 def test_init_error_fails_the_waiting_invocation(api: RuntimeApi) -> None:
     # Given an invocation waiting for a runtime that cannot load the handler
     request_id = api.offer(b"{}", 3, ALIAS_ARN)
