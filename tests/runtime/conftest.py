@@ -29,12 +29,12 @@ StartFunction = Callable[..., LocalLambda]
 
 
 @pytest.fixture(scope="session")
-def lambda_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def lambda_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make lambda-build` into a temporary directory: the artifact, the runtime client, and the
     interpreter they were installed for. The first worker builds; the others wait for it."""
     root = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
-        root = root.parent  # shared by every worker of this run
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # shared by every xdist worker of this run
     build_dir = root / "lambda-build"
     with (root / "lambda-build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
