@@ -346,7 +346,7 @@ def _artifact_handler(
         function_config,
         function_environment,
     )
-    from local.lambda_runtime import LocalLambda
+    from local.lambda_environment import LocalLambda
 
     with local_secrets_manager() as endpoint:
         client = boto3.client(

@@ -218,7 +218,7 @@ def artifact_handler(
         function_config,
         function_environment,
     )
-    from local.lambda_runtime import LocalLambda
+    from local.lambda_environment import LocalLambda
 
     environment = function_environment(
         d24_base_url=sandbox.base_url,

@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from local.function_env import FUNCTION_ENV
-from local.lambda_runtime import Answer, FunctionConfig, LocalLambda
+from local.lambda_environment import FunctionConfig, LocalLambda
+from local.lambda_runtime import Answer
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "template.yaml"

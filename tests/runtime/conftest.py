@@ -20,7 +20,7 @@ import pytest
 from local.d24_sandbox import D24Sandbox
 from local.demo import local_secrets_manager
 from local.lambda_artifact import FUNCTION_ID, function_config, function_environment
-from local.lambda_runtime import LocalLambda
+from local.lambda_environment import LocalLambda
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_ID = "cashout-cancel/d24-runtime-tests"
