@@ -6,12 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 EVENT ?= events/direct-cancel.json
 PORT ?= 3000
+# RUNTIME=lambda: make demo and make api run the built artifact under awslambdaric (lambda-invoke).
+RUNTIME ?= in-process
+RUNTIME_ARGS = $(if $(filter lambda,$(RUNTIME)),--runtime lambda --build-dir $(LAMBDA_LOCAL_DIR))
+RUNTIME_BUILD = $(if $(filter lambda,$(RUNTIME)),lambda-build)
 
 # The function's package and the local tools import from here, as Lambda would from its root.
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast lint audit demo invoke api bench dashboard clean
+.PHONY: help venv test test-fast lint audit demo invoke lambda-invoke api bench dashboard clean
 
 ## help: list the commands
 help:
@@ -47,17 +51,24 @@ lint: venv tools-venv
 audit: venv
 	$(BIN)/python scripts/audit_dependencies.py requirements.txt
 
-## demo: every event in events/ through the real handler, against a local D24 sandbox and a local Secrets Manager
-demo: venv
-	$(BIN)/python -m local.demo
+## demo: every event in events/ through the real handler, against a local D24 sandbox and a local Secrets Manager (RUNTIME=lambda)
+demo: venv $(RUNTIME_BUILD)
+	$(BIN)/python -m local.demo $(RUNTIME_ARGS)
 
 ## invoke: one event through the real handler (make invoke EVENT=events/<file>.json)
 invoke: venv
 	$(BIN)/python -m local.demo $(EVENT)
 
-## api: serve the function's HTTP API on localhost:$(PORT), as `sam local start-api` would
-api: venv
-	$(BIN)/python -m local.api --port $(PORT)
+## lambda-invoke: one event through the built artifact, run by awslambdaric from a local Runtime API (LAMBDA_PYTHON=python3.13)
+lambda-invoke: venv lambda-build
+	$(BIN)/python -m local.demo --runtime lambda --build-dir $(LAMBDA_LOCAL_DIR) $(EVENT)
+
+# The local build installs with the project venv's interpreter unless LAMBDA_PYTHON says otherwise.
+lambda-build: venv
+
+## api: serve the function's HTTP API on localhost:$(PORT), as `sam local start-api` would (RUNTIME=lambda)
+api: venv $(RUNTIME_BUILD)
+	$(BIN)/python -m local.api --port $(PORT) $(RUNTIME_ARGS)
 
 ## bench: warm, cold-start and memory benchmark against the floor and a naive handler (BENCH_ARGS=--quick)
 bench: venv

@@ -20,6 +20,10 @@ SAM := $(TOOLS_BIN)/sam
 LAMBDA_PYTHON_VERSION ?= 3.13
 LAMBDA_PLATFORMS ?= manylinux2014_aarch64 manylinux_2_28_aarch64
 BUILD_PYTHON ?= python3
+# pip's platform options for LAMBDA_PLATFORMS; none when it is empty (lambda-build): pip then
+# installs for BUILD_PYTHON on this machine.
+LAMBDA_PIP_PLATFORM = $(if $(strip $(LAMBDA_PLATFORMS)),$(addprefix --platform ,$(LAMBDA_PLATFORMS)) \
+	--implementation cp --python-version $(LAMBDA_PYTHON_VERSION))
 
 # sam validate needs a region but no credentials; the template is region-agnostic.
 TEMPLATE_CHECK_REGION ?= us-east-1
@@ -27,7 +31,7 @@ TEMPLATE_CHECK_REGION ?= us-east-1
 # No usage telemetry from sam during builds and checks.
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: tools-venv sam-build check-template build-CancelCashoutFunction
+.PHONY: tools-venv sam-build check-template build-CancelCashoutFunction lambda-build
 
 ## tools-venv: create .venv-tools (sam, cfn-lint, checkov) from requirements-tools.txt
 tools-venv: $(TOOLS_VENV)/.installed
@@ -58,8 +62,34 @@ check-template: tools-venv
 build-CancelCashoutFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: run sam build" >&2; exit 1; }
 	$(BUILD_PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
-		$(addprefix --platform ,$(LAMBDA_PLATFORMS)) --implementation cp \
-		--python-version $(LAMBDA_PYTHON_VERSION) --only-binary=:all: \
+		$(LAMBDA_PIP_PLATFORM) --only-binary=:all: \
 		--target "$(ARTIFACTS_DIR)" -r $(DEPLOY_ROOT)/requirements.txt
 	cp -R $(DEPLOY_ROOT)/src/cashout_cancel "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)/cashout_cancel" -depth -name __pycache__ -exec rm -rf {} +
+
+# The same recipe for this machine: its platform and LAMBDA_PYTHON (default: the project venv's
+# interpreter; LAMBDA_PYTHON=python3.13 for the deployed version), so that the local Runtime API
+# (make lambda-invoke) runs what deploys, laid out as Lambda lays it out:
+#   $(LAMBDA_LOCAL_DIR)/CancelCashoutFunction/  the artifact (/var/task), as `sam build` makes it
+#   $(LAMBDA_LOCAL_DIR)/runtime/                awslambdaric and its dependencies, at the versions
+#                                               requirements-dev.txt pins (Lambda's runtime)
+#   $(LAMBDA_LOCAL_DIR)/python                  the interpreter both were installed for
+LAMBDA_PYTHON ?= $(DEPLOY_ROOT)/.venv/bin/python
+LAMBDA_LOCAL_DIR ?= $(DEPLOY_ROOT)/.aws-sam/local/$(notdir $(LAMBDA_PYTHON))
+RUNTIME_CLIENT_PINS = $(shell sed -nE \
+	's/^((awslambdaric|simplejson|snapshot-restore-py)==[^ \#]+).*/\1/p' \
+	$(DEPLOY_ROOT)/requirements-dev.txt)
+
+## lambda-build: the sam build recipe for this machine and LAMBDA_PYTHON, with awslambdaric beside it
+lambda-build: $(LAMBDA_LOCAL_DIR)/python
+
+$(LAMBDA_LOCAL_DIR)/python: $(DEPLOY_ROOT)/requirements.txt $(DEPLOY_ROOT)/requirements-dev.txt \
+		$(DEPLOY_ROOT)/deploy.mk $(wildcard $(DEPLOY_ROOT)/src/cashout_cancel/*.py \
+		$(DEPLOY_ROOT)/src/cashout_cancel/*/*.py)
+	rm -rf "$(LAMBDA_LOCAL_DIR)"
+	$(MAKE) --no-print-directory -f $(DEPLOY_ROOT)/deploy.mk build-CancelCashoutFunction \
+		ARTIFACTS_DIR="$(LAMBDA_LOCAL_DIR)/CancelCashoutFunction" LAMBDA_PLATFORMS= \
+		BUILD_PYTHON="$(LAMBDA_PYTHON)"
+	$(LAMBDA_PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile --no-deps \
+		--target "$(LAMBDA_LOCAL_DIR)/runtime" $(RUNTIME_CLIENT_PINS)
+	$(LAMBDA_PYTHON) -c 'import sys; print(sys.executable)' > "$@"

@@ -22,7 +22,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -39,13 +38,13 @@ from local.d24_sandbox import (
     D24Sandbox,
 )
 from local.function_env import FUNCTION_ENV
+from local.lambda_context import LambdaContext
 from local.loopback import LoopbackHTTPServer
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
 STAGE = "v1"  # the template's StageName
 TIMEOUT_SECONDS = 20.0  # the template's function Timeout
-MEMORY_MB = 512  # the template's MemorySize
 LOCAL_SECRET_ID = "cashout-cancel/d24-local"
 SANDBOX_CREDENTIALS = {
     "login": SANDBOX_LOGIN,
@@ -60,26 +59,6 @@ _GATEWAY_ERROR = (502, {"message": "Internal server error"})  # what API Gateway
 _TEXT_TYPES = re.compile(
     r"text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded)"
 )
-
-
-@dataclass
-class LambdaContext:
-    """Lambda's context object for one invocation, with the template's timeout as countdown."""
-
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    timeout_seconds: float = TIMEOUT_SECONDS
-    function_name: str = "cashout-cancel"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = MEMORY_MB
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cashout-cancel"
-    log_group_name: str = "/aws/lambda/cashout-cancel"
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before Lambda would stop the invocation."""
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
 def rest_event(
@@ -219,8 +198,12 @@ class LocalApi:
         timeout_seconds: float = TIMEOUT_SECONDS,
         handler: Handler | None = None,
         verbose: bool = False,
+        runtime: str = "in-process",
+        build_dir: Path | None = None,
     ) -> None:
         self._port = port
+        # "lambda": the built artifact under awslambdaric, as `make lambda-invoke` runs it.
+        self.runtime, self._build_dir = runtime, build_dir
         self._d24_base_url, self._secret_id = d24_base_url, secret_id
         self.serialise, self.timeout_seconds, self.verbose = serialise, timeout_seconds, verbose
         self._handler = handler
@@ -261,14 +244,19 @@ class LocalApi:
         if self._secret_id is None:
             environ["AWS_DEFAULT_REGION"] = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self._stack.enter_context(_environment(environ))
-        if self._secret_id is None:
-            # An external sandbox started with `python -m local.d24_sandbox` has the defaults.
-            credentials = self.sandbox.credentials if self.sandbox else SANDBOX_CREDENTIALS
+        # An external sandbox started with `python -m local.d24_sandbox` has the defaults.
+        credentials = self.sandbox.credentials if self.sandbox else SANDBOX_CREDENTIALS
+        if self._secret_id is None and self.runtime != "lambda":
             self._stack.enter_context(_local_secret(LOCAL_SECRET_ID, credentials))
         # A cold container: nothing built against an earlier environment or AWS mock is reused.
         runtime.reset()
         self._stack.callback(runtime.reset)
-        if self._handler is None:
+        if self._handler is None and self.runtime == "lambda":
+            if self._secret_id is not None:
+                raise ValueError("--runtime lambda serves a local secret only")
+            artifact = _artifact_handler(base_url, credentials, self._build_dir, self.verbose)
+            self._handler = self._stack.enter_context(artifact)
+        elif self._handler is None:
             self._handler = _real_handler()
         self._server = _Server(("127.0.0.1", self._port), self)
         self._stack.callback(self._server.server_close)
@@ -297,7 +285,7 @@ class LocalApi:
     def invoke(self, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         """Run the handler on one event, as Lambda would, and shape its answer for HTTP."""
         handler = cast(Handler, self._handler)
-        context = LambdaContext(timeout_seconds=self.timeout_seconds)
+        context = LambdaContext(remaining_ms=self.timeout_seconds * 1000)
         lock = self._lock if self.serialise else contextlib.nullcontext()
         with lock:
             started = time.monotonic()
@@ -341,6 +329,40 @@ def _local_secret(secret_id: str, credentials: Mapping[str, str]) -> Iterator[No
         client = boto3.client("secretsmanager")
         client.create_secret(Name=secret_id, SecretString=json.dumps(credentials))
         yield
+
+
+@contextlib.contextmanager
+def _artifact_handler(
+    base_url: str, credentials: Mapping[str, str], build_dir: Path | None, verbose: bool
+) -> Iterator[Handler]:
+    """The built artifact in its own process under awslambdaric, its secret in a Secrets Manager
+    it reaches over a socket (moto's server: an in-process mock cannot serve another process)."""
+    import boto3
+
+    from local.demo import local_secrets_manager
+    from local.lambda_artifact import (
+        DEFAULT_BUILD_DIR,
+        RuntimeHandler,
+        function_config,
+        function_environment,
+    )
+    from local.lambda_environment import LocalLambda
+
+    with local_secrets_manager() as endpoint:
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        client.create_secret(Name=LOCAL_SECRET_ID, SecretString=json.dumps(credentials))
+        environment = function_environment(
+            d24_base_url=base_url, secret_id=LOCAL_SECRET_ID, aws_endpoint_url=endpoint
+        )
+        config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
+        with LocalLambda(config, log=sys.stderr if verbose else None) as function:
+            yield RuntimeHandler(function)
 
 
 def _src_on_path() -> None:
@@ -438,6 +460,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--parallel", action="store_true", help="run invocations concurrently, not one at a time"
     )
+    parser.add_argument(
+        "--runtime",
+        choices=("in-process", "lambda"),
+        default="in-process",
+        help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
+    )
+    parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
     args = parser.parse_args(argv)
     api = LocalApi(
         args.port,
@@ -445,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secret_id=args.secret_id,
         serialise=not args.parallel,
         verbose=True,
+        runtime=args.runtime,
+        build_dir=args.build_dir,
     )
     with api:
         _print_banner(api)

@@ -18,8 +18,6 @@ import io
 import json
 import os
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +25,12 @@ from typing import Any
 
 from cashout_cancel.outcomes import CASHOUT_STATUS_NAMES
 from local.d24_sandbox import D24Sandbox
+from local.lambda_context import LambdaContext
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SECRET_ID = "cashout-cancel/d24"
 RESULTS_BUS = "cashout-cancel-results"  # where EventBridge and SQS results are published
 REGION = "us-east-1"
-TIMEOUT_MS = 20_000  # the function's Timeout in template.yaml
 STATUS_NAMES = CASHOUT_STATUS_NAMES  # D24's status codes, as the contract spells them
 ABSENT = "-"  # D24 has no such cashout (or the event names none)
 
@@ -84,21 +82,6 @@ EXPECTED: dict[str, Expected] = {
 
 
 @dataclass
-class Context:
-    """The parts of Lambda's context object the function uses, counting down from the timeout."""
-
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_name: str = "cashout-cancel"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:cashout-cancel"
-    _deadline: float = field(default_factory=lambda: time.monotonic() + TIMEOUT_MS / 1000)
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before Lambda would stop this invocation."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-@dataclass
 class Row:
     """What one event did."""
 
@@ -140,7 +123,9 @@ def _describe(status_code: int, outcome: str, before: str, after: str) -> str:
 def _is_retry(exc: Exception) -> bool:
     from cashout_cancel.errors import RetryableFailure
 
-    return isinstance(exc, RetryableFailure)
+    # Through the runtime, the raise comes back as the error Lambda reports (errorType).
+    reported = getattr(exc, "error_type", None)
+    return isinstance(exc, RetryableFailure) or reported == RetryableFailure.__name__
 
 
 # Environment
@@ -198,26 +183,69 @@ def create_secret(credentials: dict[str, str]) -> None:
     import boto3
 
     client = boto3.client("secretsmanager")
-    client.create_secret(Name=SECRET_ID, SecretString=json.dumps(credentials))
+    try:
+        client.create_secret(Name=SECRET_ID, SecretString=json.dumps(credentials))
+    except client.exceptions.ResourceExistsException:
+        # moto keeps one store per process: a second demo run in it finds the first one's.
+        client.put_secret_value(SecretId=SECRET_ID, SecretString=json.dumps(credentials))
 
 
 def create_results_bus() -> None:
     """The bus the function publishes the results of asynchronous cancels on (section 10)."""
     import boto3
 
-    boto3.client("events").create_event_bus(Name=RESULTS_BUS)
+    client = boto3.client("events")
+    # moto keeps one store per process: a second demo run in it finds the first one's bus.
+    with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+        client.create_event_bus(Name=RESULTS_BUS)
 
 
 @contextlib.contextmanager
-def local_function(verbose: bool = False) -> Iterator[tuple[D24Sandbox, Handler]]:
-    """The sandbox and the real handler, configured against it and the local Secrets Manager."""
+def local_function(
+    verbose: bool = False, runtime: str = "in-process", build_dir: Path | None = None
+) -> Iterator[tuple[D24Sandbox, Handler]]:
+    """The sandbox and the real handler, configured against it and the local Secrets Manager.
+
+    runtime "lambda": the handler is the built artifact (`make lambda-build`, in `build_dir`) in
+    its own process under awslambdaric, through the local Runtime API (local/lambda_runtime.py).
+    """
     with D24Sandbox() as sandbox, local_secrets_manager() as endpoint:
         configure_environment(sandbox, endpoint, verbose)
         create_secret(sandbox.credentials)
         create_results_bus()
+        if runtime == "lambda":
+            with artifact_handler(sandbox, endpoint, verbose, build_dir) as handler:
+                yield sandbox, handler
+            return
         from cashout_cancel.handler import lambda_handler  # after the environment is set
 
         yield sandbox, lambda_handler
+
+
+@contextlib.contextmanager
+def artifact_handler(
+    sandbox: D24Sandbox, endpoint: str, verbose: bool, build_dir: Path | None
+) -> Iterator[Handler]:
+    """The built artifact under awslambdaric, configured as configure_environment configures
+    this process; its output goes to stderr with --verbose."""
+    from local.lambda_artifact import (
+        DEFAULT_BUILD_DIR,
+        RuntimeHandler,
+        function_config,
+        function_environment,
+    )
+    from local.lambda_environment import LocalLambda
+
+    environment = function_environment(
+        d24_base_url=sandbox.base_url,
+        secret_id=SECRET_ID,
+        aws_endpoint_url=endpoint,
+        results_event_bus=RESULTS_BUS,
+        log_level=os.environ["POWERTOOLS_LOG_LEVEL"],
+    )
+    config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
+    with LocalLambda(config, log=sys.stderr if verbose else None) as function:
+        yield RuntimeHandler(function)
 
 
 # Running events
@@ -276,7 +304,7 @@ def run_event(handler: Handler, sandbox: D24Sandbox, path: Path, verbose: bool) 
     raised: Exception | None = None
     with contextlib.redirect_stdout(captured):
         try:
-            response = handler(event, Context())
+            response = handler(event, LambdaContext())
         except Exception as exc:  # shown in the table; EventBridge raises >= 500 by design
             raised = exc
     metrics = [line for line in captured.getvalue().splitlines() if line.strip()]
@@ -368,6 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("event", nargs="?", help="run just this event file and show its response")
     parser.add_argument("--verbose", action="store_true", help="show INFO logs and EMF metrics")
+    parser.add_argument(
+        "--runtime",
+        choices=("in-process", "lambda"),
+        default="in-process",
+        help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
+    )
+    parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
     args = parser.parse_args(argv)
     paths = event_paths(args.event)
     missing = [str(path) for path in paths if not path.is_file()]
@@ -375,16 +410,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no such event file: {', '.join(missing)}", file=sys.stderr)
         return 2
 
-    with local_function(verbose=args.verbose) as (sandbox, handler):
+    with local_function(args.verbose, args.runtime, args.build_dir) as (sandbox, handler):
         rows = [run_event(handler, sandbox, path, args.verbose) for path in paths]
+        answered_by = _answered_by(handler)
 
     print(table(rows))
+    if answered_by:
+        print(f"\n{answered_by}")
     if args.event is not None:
         _print_details(rows[0])
         if rows[0].file not in EXPECTED:
             print(f"\n{rows[0].file}: no expected outcome recorded; nothing to compare.")
             return 0
     return _summary(rows, check_all=args.event is None, verbose=args.verbose)
+
+
+def _answered_by(handler: Handler) -> str:
+    function = getattr(handler, "function", None)  # a RuntimeHandler's LocalLambda
+    if function is None:
+        return ""
+    config = function.config
+    return (
+        f"answered by the built artifact {config.task_root} ({config.handler}, "
+        f"timeout {config.timeout_seconds:g} s) under awslambdaric on {config.python}, "
+        f"{function.processes_started} runtime process(es)"
+    )
 
 
 def _print_details(row: Row) -> None:
@@ -406,8 +456,8 @@ def _summary(rows: Sequence[Row], check_all: bool, verbose: bool) -> int:
     if check_all:
         ran = {row.file for row in rows}
         mismatches += [f"{name}: missing from events/" for name in EXPECTED if name not in ran]
-    if check_all and not verbose:
-        documents = sum(len(row.metrics) for row in rows)
+    documents = sum(len(row.metrics) for row in rows)  # none through the runtime: its stdout
+    if check_all and not verbose and documents:
         print(f"\n{documents} EMF metric documents caught from stdout (--verbose shows them).")
     else:
         print()

@@ -4,10 +4,7 @@ function's environment, a Lambda context, and `invoke` to run events through the
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -15,28 +12,13 @@ import pytest
 from moto import mock_aws
 
 from local.d24_sandbox import D24Sandbox
+from local.lambda_context import LambdaContext as LambdaContext  # noqa: PLC0414 - re-exported
 
 SECRET_ID = "cashout-cancel/d24"
 RESULTS_BUS = "cashout-cancel-results"
 LOGIN = "merchant-login"
 PASSWORD = "merchant-pass"
 SECRET_KEY = "merchant-signing-key"
-
-
-@dataclass
-class LambdaContext:
-    """The parts of Lambda's context object the function uses, with a real countdown."""
-
-    remaining_ms: float = 10_000
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_name: str = "cashout-cancel"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cashout-cancel"
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = (time.monotonic() - self._started) * 1000
-        return int(max(0.0, self.remaining_ms - elapsed))
 
 
 @pytest.fixture(autouse=True)

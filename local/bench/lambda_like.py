@@ -14,28 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..function_env import FUNCTION_ENV
+from ..lambda_context import LambdaContext as LambdaContext  # noqa: PLC0414 - re-exported
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
 EVENT_TEMPLATE = REPO / "events" / "api-rest-cancel.json"
-FUNCTION_TIMEOUT_MS = 20_000  # template.yaml: Timeout 20
-
-
-class LambdaContext:
-    """The parts of Lambda's context object the function uses, with a real countdown."""
-
-    function_name = "cashout-cancel"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cashout-cancel:live"
-
-    def __init__(self, request_id: str) -> None:
-        self.aws_request_id = request_id
-        self._deadline = time.monotonic() + FUNCTION_TIMEOUT_MS / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds until the function times out."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class Unbuffered:

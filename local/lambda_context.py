@@ -1,0 +1,54 @@
+"""The one Lambda context object of the local tools and the tests (in-process runs only; through
+the local Runtime API, `make lambda-invoke`, awslambdaric builds the real one).
+
+It has the fields the function and Powertools read, shaped as the template deploys the function,
+and a countdown in real time. Standard library only and cheap to import: the benchmark's
+cold-start child imports it before its clock starts, so it avoids `uuid` (which imports
+`platform`) and `dataclasses` (which imports `inspect`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+# As template.yaml deploys the function (Timeout 20, MemorySize 512, invoked through `live`).
+FUNCTION_NAME = "cashout-cancel"
+TIMEOUT_MS = 20_000
+MEMORY_MB = 512
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+ALIAS_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_NAME}:live"
+
+
+def new_request_id() -> str:
+    """A random request id shaped like Lambda's (a version-4 UUID)."""
+    value = int.from_bytes(os.urandom(16), "big")
+    value = (value & ~(0xF000 << 64)) | (0x4000 << 64)  # version 4
+    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+class LambdaContext:
+    """Lambda's context for one invocation: `remaining_ms` counts down from its creation."""
+
+    function_name = FUNCTION_NAME
+    function_version = "$LATEST"
+    memory_limit_in_mb = MEMORY_MB
+    invoked_function_arn = ALIAS_ARN
+    log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
+    log_stream_name = "local"
+
+    def __init__(self, aws_request_id: str | None = None, remaining_ms: float = TIMEOUT_MS) -> None:
+        self.aws_request_id = aws_request_id or new_request_id()
+        self.remaining_ms = remaining_ms
+        self._started = time.monotonic()
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before Lambda would stop this invocation."""
+        elapsed_ms = (time.monotonic() - self._started) * 1000
+        return max(0, int(self.remaining_ms - elapsed_ms))
+
+    def __repr__(self) -> str:
+        return f"LambdaContext({self.aws_request_id!r}, remaining_ms={self.remaining_ms})"

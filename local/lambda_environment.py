@@ -1,0 +1,223 @@
+"""One Lambda execution environment on this machine: the local Runtime API and, while it lives,
+one runtime process, AWS's runtime interface client running the built artifact.
+
+`LocalLambda` starts `python -S -m awslambdaric <handler>` in the artifact directory with
+`AWS_LAMBDA_RUNTIME_API` pointing at a `RuntimeApi` (local/lambda_runtime.py), and enforces
+what Lambda enforces: an invocation not answered by its deadline is reported as
+`Sandbox.Timedout` and its process ended (SIGKILL); the next invocation starts a new one (a cold
+start). Init errors and function errors come back as the runtime client posts them; a process
+that dies without a word as `Runtime.ExitError`. Standard library only; local/lambda_artifact.py
+builds the configuration from template.yaml and the local build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TextIO, cast
+
+from local.lambda_context import ACCOUNT_ID, REGION
+from local.lambda_runtime import Answer, RuntimeApi
+
+# Lambda's limit on the Init phase of an on-demand environment.
+INIT_TIMEOUT_SECONDS = 10.0
+_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What Lambda knows about the function: its code, handler, limits and environment."""
+
+    task_root: Path  # the built artifact: /var/task
+    handler: str  # as the template's Handler, e.g. cashout_cancel.handler.lambda_handler
+    timeout_seconds: float
+    runtime_dir: Path | None = None  # awslambdaric and its dependencies (Lambda's runtime)
+    python: str = sys.executable  # the interpreter the artifact was built for
+    name: str = "cashout-cancel"
+    memory_mb: int = 512
+    environment: Mapping[str, str] = field(default_factory=dict)  # the function's variables
+    snap_start: bool = False  # run the SnapStart init flow (hooks and /runtime/restore/next)
+    init_timeout_seconds: float = INIT_TIMEOUT_SECONDS
+
+    @property
+    def alias_arn(self) -> str:
+        """The ARN callers invoke: the `live` alias the template publishes."""
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}:live"
+
+
+class LocalLambda:
+    """One execution environment: the Runtime API and, while it lives, one runtime process.
+
+    `with LocalLambda(config) as function: answer = function.invoke(event)`. Runtime output (the
+    function's logs, awslambdaric's error lines) and Lambda's START/END/REPORT lines go to `log`
+    and are kept in `logs`.
+    """
+
+    def __init__(self, config: FunctionConfig, log: TextIO | None = None) -> None:
+        self.config = config
+        self._log = log
+        self.logs: list[str] = []
+        self._log_lock = threading.Lock()
+        self._invoke_lock = threading.Lock()
+        self.api: RuntimeApi | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._process_started = 0.0
+        self._initialised = False
+        self.processes_started = 0
+
+    def __enter__(self) -> Self:
+        self.api = RuntimeApi()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the runtime process and stop the Runtime API."""
+        self._end_process()
+        if self.api is not None:
+            self.api.close()
+
+    def invoke(self, event: Any, timeout_seconds: float | None = None) -> Answer:
+        """Run one event as Lambda's synchronous Invoke would, and return what it reports."""
+        api = self._started_api()
+        timeout = self.config.timeout_seconds if timeout_seconds is None else timeout_seconds
+        with self._invoke_lock:
+            body = json.dumps(event).encode()
+            request_id = api.offer(body, timeout, self.config.alias_arn)
+            self._emit(f"START RequestId: {request_id} Version: $LATEST")
+            cold = self._ensure_process()
+            answer = self._await(api, request_id, timeout)
+            self._report(answer, cold)
+            return answer
+
+    def _started_api(self) -> RuntimeApi:
+        if self.api is None:
+            raise RuntimeError("use LocalLambda as a context manager")
+        return self.api
+
+    def _await(self, api: RuntimeApi, request_id: str, timeout: float) -> Answer:
+        process = cast(subprocess.Popen[bytes], self._process)
+        while True:
+            exited = process.poll()  # before the answer: a runtime posts, then exits
+            answer = api.wait_answer(request_id, _POLL_SECONDS)
+            if answer is not None:
+                if answer.kind == "init_error":
+                    self._end_process()  # awslambdaric exits after posting; make sure
+                else:
+                    self._initialised = True
+                return answer
+            if api.overdue(request_id):
+                self._end_process()
+                timed_out = f"Task timed out after {timeout:.2f} seconds"
+                self._emit(f"{_now()} {request_id} {timed_out}")
+                return api.fail(request_id, "timeout", "Sandbox.Timedout", timed_out)
+            if exited is not None:
+                self._process = None
+                exit_error = f"Runtime exited with error: exit status {exited}"
+                return api.fail(request_id, "exit", "Runtime.ExitError", exit_error)
+            init_limit = self.config.init_timeout_seconds
+            waiting = time.monotonic() - self._process_started
+            if not api.handed_out(request_id) and not self._initialised and waiting > init_limit:
+                self._end_process()
+                init_timeout = f"Init timed out after {init_limit:.2f} seconds"
+                return api.fail(request_id, "timeout", "Sandbox.Timedout", init_timeout)
+
+    def _ensure_process(self) -> bool:
+        """Start a runtime process unless one is running; True when this is a cold start."""
+        if self._process is not None and self._process.poll() is None:
+            return False
+        self._initialised = False
+        self._process_started = time.monotonic()
+        self.processes_started += 1
+        self._process = subprocess.Popen(
+            [self.config.python, "-S", "-m", "awslambdaric", self.config.handler],
+            cwd=self.config.task_root,
+            env=self._process_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        reader = threading.Thread(target=self._read_output, args=(self._process,), daemon=True)
+        reader.start()
+        return True
+
+    def _process_environment(self) -> dict[str, str]:
+        """What Lambda sets for the runtime, then the function's own variables.
+
+        Nothing is inherited from this process (not PYTHONPATH, not credentials): `-S` and a
+        PYTHONPATH of the artifact, then the runtime client, are all the runtime can import
+        from, as in Lambda where /var/task comes first.
+        """
+        config = self.config
+        path = [str(config.task_root)] + ([str(config.runtime_dir)] if config.runtime_dir else [])
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": os.pathsep.join(path),
+            "LAMBDA_TASK_ROOT": str(config.task_root),
+            "LAMBDA_RUNTIME_DIR": str(config.runtime_dir or ""),
+            "_HANDLER": config.handler,
+            "AWS_LAMBDA_RUNTIME_API": self._started_api().address,
+            "AWS_LAMBDA_FUNCTION_NAME": config.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{self.processes_started}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if config.snap_start else "on-demand",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            **config.environment,
+        }
+
+    def _end_process(self) -> None:
+        """SIGKILL, as Lambda ends an environment whose invocation timed out."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+        if process is not None:
+            process.wait()
+
+    def _read_output(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            self._emit(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def _emit(self, line: str) -> None:
+        # awslambdaric joins the lines of one error with "\r", which CloudWatch shows as breaks.
+        line = line.replace("\r", "\n")
+        with self._log_lock:
+            self.logs.append(line)
+            if self._log is not None:
+                print(line, file=self._log, flush=True)
+
+    def _report(self, answer: Answer, cold: bool) -> None:
+        fields = [f"REPORT RequestId: {answer.request_id}"]
+        if answer.duration_ms is not None:
+            fields.append(f"Duration: {answer.duration_ms:.2f} ms")
+        fields.append(f"Memory Size: {self.config.memory_mb} MB")
+        if cold:
+            fields.append("Cold start")
+        if answer.kind != "response":
+            fields.append(f"Status: {answer.kind}")
+        self._emit(f"END RequestId: {answer.request_id}")
+        self._emit("\t".join(fields))
+
+
+def _now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"

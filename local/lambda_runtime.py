@@ -1,0 +1,302 @@
+"""A local Lambda Runtime API: the HTTP side of one execution environment, as Lambda runs it.
+
+AWS's runtime interface client (`python -m awslambdaric <handler>`, started by
+local/lambda_environment.py with `AWS_LAMBDA_RUNTIME_API` pointing here) talks to `RuntimeApi`,
+a server on loopback that speaks the documented Runtime API
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html):
+
+    GET  /2018-06-01/runtime/invocation/next          one event, with its request id, deadline,
+                                                      invoked (alias) ARN and trace id headers
+    POST /2018-06-01/runtime/invocation/{id}/response the function's answer
+    POST /2018-06-01/runtime/invocation/{id}/error    a function error (errorType, errorMessage...)
+    POST /2018-06-01/runtime/init/error               the handler could not be loaded
+    GET  /2018-06-01/runtime/restore/next             SnapStart: the snapshot point
+    POST /2018-06-01/runtime/restore/error            SnapStart: an after-restore hook failed
+
+One event at a time, as one execution environment takes them; the deadline handed out is the
+timeout after the hand-out, and an answer posted after it is refused. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Literal, cast
+
+from local.lambda_context import new_request_id
+from local.loopback import LoopbackHTTPServer
+
+PREFIX = "/2018-06-01/runtime"
+
+Kind = Literal["response", "error", "timeout", "init_error", "exit"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What Lambda's Invoke reports for one invocation, with the times the Runtime API saw."""
+
+    request_id: str
+    kind: Kind  # response, or how it failed: error, timeout, init_error, exit
+    payload: Any  # the function's response, or the error object {"errorType", "errorMessage"...}
+    deadline_ms: int | None = None  # Lambda-Runtime-Deadline-Ms as handed out (epoch ms)
+    handed_out_at: float | None = None  # epoch seconds when the runtime received the event
+    answered_at: float = field(default_factory=time.time)  # epoch seconds
+
+    @property
+    def function_error(self) -> str | None:
+        """Invoke's X-Amz-Function-Error: None for a response, "Unhandled" otherwise."""
+        return None if self.kind == "response" else "Unhandled"
+
+    @property
+    def error_type(self) -> str | None:
+        """The errorType of an error answer (Runtime.ImportModuleError, Sandbox.Timedout...)."""
+        if self.kind == "response" or not isinstance(self.payload, dict):
+            return None
+        return cast(str | None, self.payload.get("errorType"))
+
+    @property
+    def duration_ms(self) -> float | None:
+        """From handing out the event to the answer; None when it was never handed out."""
+        if self.handed_out_at is None:
+            return None
+        return (self.answered_at - self.handed_out_at) * 1000
+
+
+@dataclass
+class _Invocation:
+    request_id: str
+    body: bytes
+    timeout_seconds: float
+    invoked_function_arn: str
+    deadline_ms: int | None = None
+    handed_out_at: float | None = None
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+def _trace_id() -> str:
+    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+class RuntimeApi:
+    """The Runtime API of one execution environment: one event out at a time, answers recorded."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._pending: _Invocation | None = None  # offered, not yet handed out
+        self._current: _Invocation | None = None  # handed out, not yet answered
+        self._answers: dict[str, Answer] = {}
+        self._closing = False
+        self.calls: list[str] = []  # every call the runtime made, e.g. "next", "init/error"
+        self._server = _Server(("127.0.0.1", 0), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        """host:port, as AWS_LAMBDA_RUNTIME_API gives it to the runtime."""
+        return f"127.0.0.1:{self._server.server_port}"
+
+    def close(self) -> None:
+        """Release waiting runtime calls and stop serving."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+
+    # The invoking side
+
+    def offer(self, body: bytes, timeout_seconds: float, invoked_function_arn: str) -> str:
+        """Queue one event for the runtime's next `next`; returns its request id."""
+        invocation = _Invocation(new_request_id(), body, timeout_seconds, invoked_function_arn)
+        with self._changed:
+            if self._pending is not None or self._current is not None:
+                raise RuntimeError("one invocation at a time")
+            self._pending = invocation
+            self._changed.notify_all()
+        return invocation.request_id
+
+    def wait_answer(self, request_id: str, seconds: float) -> Answer | None:
+        """The invocation's answer, waiting up to `seconds` for it; None if there is none yet."""
+        with self._changed:
+            self._changed.wait_for(lambda: request_id in self._answers, timeout=seconds)
+            return self._answers.get(request_id)
+
+    def overdue(self, request_id: str) -> bool:
+        """True when the invocation was handed out and its deadline has passed unanswered."""
+        with self._changed:
+            current = self._current
+            return (
+                current is not None
+                and current.request_id == request_id
+                and current.deadline_ms is not None
+                and time.time() * 1000 >= current.deadline_ms
+            )
+
+    def handed_out(self, request_id: str) -> bool:
+        """True once the runtime has received the invocation."""
+        with self._changed:
+            current = self._current
+            return (current is not None and current.request_id == request_id) or (
+                request_id in self._answers and self._answers[request_id].handed_out_at is not None
+            )
+
+    def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Answer:
+        """End the invocation as Lambda reports an environment's failure (timeout, exit)."""
+        with self._changed:
+            if request_id in self._answers:  # the runtime's answer came first, after all
+                return self._answers[request_id]
+            invocation = self._take(request_id)
+            message = f"RequestId: {request_id} Error: {error}"
+            payload = {"errorType": error_type, "errorMessage": message}
+            return self._record(invocation, kind, payload)
+
+    # The runtime's side (called by the HTTP handler)
+
+    def next_invocation(self) -> _Invocation | None:
+        """Block until an event is offered; hand it out with its deadline. None when closing."""
+        with self._changed:
+            self.calls.append("next")
+            self._changed.wait_for(lambda: self._pending is not None or self._closing)
+            invocation, self._pending = self._pending, None
+            if invocation is None:
+                return None
+            invocation.handed_out_at = time.time()
+            deadline = invocation.handed_out_at + invocation.timeout_seconds
+            invocation.deadline_ms = int(deadline * 1000)
+            self._current = invocation
+            return invocation
+
+    def runtime_answer(self, request_id: str, kind: Kind, body: bytes) -> bool:
+        """Record a response or error posted for the invocation; False for an unknown id or
+        one past its deadline (Lambda has already timed it out)."""
+        with self._changed:
+            self.calls.append("response" if kind == "response" else "error")
+            current = self._current
+            if current is None or current.request_id != request_id:
+                return False
+            if current.deadline_ms is not None and time.time() * 1000 >= current.deadline_ms:
+                return False
+            self._record(self._take(request_id), kind, _decode(body))
+            return True
+
+    def init_error(self, body: bytes, call: str = "init/error") -> None:
+        """The environment could not get ready (the handler did not load, or a SnapStart hook
+        raised): the waiting invocation fails with the error the runtime posted."""
+        with self._changed:
+            self.calls.append(call)
+            invocation = self._pending or self._current
+            if invocation is not None:
+                self._record(self._take(invocation.request_id), "init_error", _decode(body))
+
+    def restore_next(self) -> None:
+        """SnapStart's snapshot point: nothing to snapshot locally, the restore follows at once."""
+        with self._changed:
+            self.calls.append("restore/next")
+
+    def _take(self, request_id: str) -> _Invocation:
+        for invocation in (self._current, self._pending):
+            if invocation is not None and invocation.request_id == request_id:
+                if invocation is self._current:
+                    self._current = None
+                else:
+                    self._pending = None
+                return invocation
+        raise KeyError(request_id)
+
+    def _record(self, invocation: _Invocation, kind: Kind, payload: Any) -> Answer:
+        answer = Answer(
+            invocation.request_id,
+            kind,
+            payload,
+            invocation.deadline_ms,
+            invocation.handed_out_at,
+        )
+        self._answers[invocation.request_id] = answer
+        self._changed.notify_all()
+        return answer
+
+
+class _Server(LoopbackHTTPServer):
+    def __init__(self, address: tuple[str, int], api: RuntimeApi) -> None:
+        self.api = api
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A runtime process ended mid-request (SIGKILL at a timeout): expected, not worth a trace.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # the runtime client keeps its connection alive
+
+    @property
+    def _api(self) -> RuntimeApi:
+        return cast(_Server, self.server).api
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the runtime's own output is the log
+
+    def do_GET(self) -> None:
+        if self.path == f"{PREFIX}/invocation/next":
+            invocation = self._api.next_invocation()
+            if invocation is None:
+                self._send(503, {"errorType": "Runtime.Shutdown", "errorMessage": "closing"})
+                return
+            self._send_event(invocation)
+        elif self.path == f"{PREFIX}/restore/next":
+            self._api.restore_next()
+            self._send(200, None)
+        else:
+            self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = self.path.removeprefix(f"{PREFIX}/").split("/")
+        if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+            kind: Kind = "response" if parts[2] == "response" else "error"
+            if not self._api.runtime_answer(parts[1], kind, body):
+                self._send(400, {"errorType": "InvalidRequestID", "errorMessage": parts[1]})
+                return
+        elif parts == ["init", "error"]:
+            self._api.init_error(body)
+        elif parts == ["restore", "error"]:
+            self._api.init_error(body, "restore/error")
+        else:
+            self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
+            return
+        self._send(202, {"status": "OK"})
+
+    def _send_event(self, invocation: _Invocation) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Lambda-Runtime-Aws-Request-Id", invocation.request_id)
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn", invocation.invoked_function_arn)
+        self.send_header("Lambda-Runtime-Trace-Id", _trace_id())
+        self.send_header("Content-Length", str(len(invocation.body)))
+        self.end_headers()
+        self.wfile.write(invocation.body)
+
+    def _send(self, status: int, payload: Any) -> None:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
