@@ -18,9 +18,6 @@ from tests.template.helpers import FUNCTION, actions, if_condition, role_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 API_GATEWAY_INTEGRATION_TIMEOUT_S = 29
-# Read by the SQS adapter and the result publisher that are being added to src/ in parallel
-# (CONTRACT sections 9 and 10); once ENV_NAMES lists them, this set can go.
-BULK_AND_RESULTS_ENV = {"RESULTS_EVENT_BUS", "BULK_CONCURRENCY"}
 
 
 # --- API -------------------------------------------------------------------------
@@ -222,7 +219,7 @@ def test_environment_carries_the_contract_settings(function: dict[str, Any]) -> 
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     # Every other variable is one the function reads: no typo silently falls back to a default.
     own = {name for name in variables if not name.startswith("POWERTOOLS_")}
-    assert own <= set(ENV_NAMES) | BULK_AND_RESULTS_ENV
+    assert own <= set(ENV_NAMES)
 
 
 def test_base_url_defaults_to_staging_and_allows_production(template: dict[str, Any]) -> None:
