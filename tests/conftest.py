@@ -98,8 +98,11 @@ def results(secrets: Any) -> ResultsTap:
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     pattern = json.dumps({"source": [{"prefix": ""}]})
     events.put_rule(Name="tap", EventBusName=RESULTS_BUS, EventPattern=pattern)
-    target = {"Id": "tap", "Arn": attributes["Attributes"]["QueueArn"]}
-    events.put_targets(Rule="tap", EventBusName=RESULTS_BUS, Targets=[target])
+    events.put_targets(
+        Rule="tap",
+        EventBusName=RESULTS_BUS,
+        Targets=[{"Id": "tap", "Arn": attributes["Attributes"]["QueueArn"]}],
+    )
     return ResultsTap(sqs, queue_url)
 
 

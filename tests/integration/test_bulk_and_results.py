@@ -107,7 +107,7 @@ def test_a_mixed_batch_is_done_except_what_must_come_back(
         "leading-zero",
         "long-external-id",
         "4400-digit-id",
-    ],  # fmt: skip
+    ],
 )
 def test_an_invalid_message_is_handed_back_unpublished_and_nothing_is_sent(
     body: str, batch_env: D24Sandbox, results: ResultsTap
