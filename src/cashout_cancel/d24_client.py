@@ -49,11 +49,14 @@ class Reply:
         """The facts of `answer`; a body over the size limit or not a JSON object has none."""
         fields = _json_object(answer.body) if answer.complete else None
         code = fields.get("code") if fields is not None else None
+        status = _cashout_status(fields, withholding) if answer.http_status == 200 else None
+        confirmed = status is not None and status.is_cancelled
         return cls(
             http_status=answer.http_status,
             error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-            status=_cashout_status(fields, withholding) if answer.http_status == 200 else None,
-            upstream=_upstream(answer.http_status, fields, withholding),
+            status=status,
+            # A confirmation is no error: nothing of it is passed on as `upstream`.
+            upstream=None if confirmed else _upstream(answer.http_status, fields, withholding),
         )
 
 

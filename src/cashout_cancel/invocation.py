@@ -17,7 +17,7 @@ from . import runtime
 from .cancel import configuration_error
 from .deadline import Deadline
 from .errors import ConfigurationError
-from .observability import correlated, logger, record_result, use_caller_dimension
+from .observability import logger, record_result, use_caller_dimension
 from .outcomes import CancelResult, Outcome
 from .result_events import ResultEvent
 from .validation import CancelRequest
@@ -70,13 +70,16 @@ class Invocation:
         result line and the metrics are recorded here, for every caller alike.
         """
         started = time.perf_counter()
-        with correlated(correlation_id):
-            try:
-                result = self._result(request, publishes, deadline)
-            except Exception:
-                logger.exception("unexpected error while cancelling")
-                result = CancelResult(Outcome.INTERNAL_ERROR)
-            record_result(result, self.caller, (time.perf_counter() - started) * 1000)
+        try:
+            result = self._result(request, publishes, deadline)
+        except Exception:
+            # The correlation id goes with each line (requests of a bulk batch run side by side,
+            # so no logger-wide key could hold it).
+            logger.exception(
+                "unexpected error while cancelling", extra={"correlation_id": correlation_id}
+            )
+            result = CancelResult(Outcome.INTERNAL_ERROR)
+        record_result(result, self.caller, correlation_id, (time.perf_counter() - started) * 1000)
         return result
 
     def publish(self, events: Sequence[ResultEvent]) -> list[bool]:

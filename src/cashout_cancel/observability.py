@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
@@ -97,17 +96,6 @@ def use_caller_dimension(caller: str) -> None:
         metrics.add_dimensions(service=SERVICE, **{CALLER_DIMENSION: caller})
 
 
-@contextlib.contextmanager
-def correlated(correlation_id: str) -> Iterator[None]:
-    """Log lines in this block, in this thread, carry `correlation_id` (requests of one bulk
-    batch run side by side, each under its own)."""
-    logger.thread_safe_append_keys(correlation_id=correlation_id)
-    try:
-        yield
-    finally:
-        logger.thread_safe_remove_keys(["correlation_id"])
-
-
 def record_latency(milliseconds: float) -> None:
     """One D24 attempt's latency, as the UpstreamLatency metric."""
     _add(LATENCY_METRIC, MetricUnit.Milliseconds, milliseconds)
@@ -126,14 +114,17 @@ def record_batch_item_failures(count: int) -> None:
     _add(BATCH_ITEM_FAILURES_METRIC, MetricUnit.Count, count)
 
 
-def record_result(result: CancelResult, caller: str, duration_ms: float) -> None:
-    """The result line (outcome, cashout_id) and the per-outcome metric."""
+def record_result(
+    result: CancelResult, caller: str, correlation_id: str, duration_ms: float
+) -> None:
+    """The result line (correlation id, outcome, cashout_id) and the per-outcome metric."""
     _add(result.outcome.value, MetricUnit.Count, 1)
     _add(RESULTS_METRIC, MetricUnit.Count, 1)
     log = logger.error if result.status_code >= 500 else logger.info
     log(
         "cancel finished",
         extra={
+            "correlation_id": correlation_id,
             "caller": caller,
             "cashout_id": result.cashout_id,
             "outcome": result.outcome.value,

@@ -10,15 +10,21 @@ URL-encoded. Every value passed on from an answer is checked against each of tho
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 WITHHELD = "(withheld: it quoted the request's credentials or signature)"
+# Characters that neither JSON nor URL-encoding changes: a value of only these (a hex signature,
+# most logins) has one form, and the others need not be computed.
+_UNCHANGED_BY_ENCODING = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def forms_of(secret: str) -> set[str]:
     """The ways `secret` may appear in text: raw, JSON-escaped and URL-encoded, lower-cased."""
+    if _UNCHANGED_BY_ENCODING.fullmatch(secret):
+        return {secret.lower()} if secret else set()
     forms = {
         secret,
         json.dumps(secret)[1:-1],  # \uXXXX escapes, as the request body carried it
