@@ -42,15 +42,23 @@ def validated(fields: dict[str, Any]) -> CancelRequest | CancelResult:
 
 def recognise(event: Any) -> Caller:
     """The adapter for this event's caller, told apart by the keys each source always sends."""
-    from . import api_gateway, direct, eventbridge, sqs
-
+    # Each adapter is imported when its first event comes: a container serves mostly one caller.
     if isinstance(event, dict):
         if "detail-type" in event and "detail" in event:
+            from . import eventbridge
+
             return eventbridge.CALLER
         if "httpMethod" in event or "routeKey" in event or _api_request_context(event):
+            from . import api_gateway
+
             return api_gateway.CALLER
-        if sqs.is_sqs_event(event):
-            return sqs.CALLER
+        if "Records" in event:
+            from . import sqs
+
+            if sqs.is_sqs_event(event):
+                return sqs.CALLER
+    from . import direct
+
     return direct.CALLER
 
 
