@@ -42,7 +42,7 @@ lint: venv tools-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/mypy local tests scripts ops --ignore-missing-imports
+	$(BIN)/mypy local tests scripts ops examples --ignore-missing-imports
 	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(MAKE) --no-print-directory audit
 	$(MAKE) --no-print-directory check-template

@@ -21,6 +21,7 @@ from .settings import ENV_NAMES, Settings, load_settings
 
 # Every AWS call is also bounded by the invocation's deadline (time_limit.py); these keep an
 # abandoned call from lingering for botocore's defaults (60 s connect and read, retried).
+DEFAULT_POOL_SIZE = 10
 AWS_CONNECT_TIMEOUT = 1.0
 AWS_READ_TIMEOUT = 2.0
 
@@ -66,7 +67,7 @@ def _build(environment: tuple[str | None, ...]) -> Runtime:
     settings = load_settings()
     client = D24Client(
         settings.base_url,
-        http_exchange(),
+        http_exchange(pool_size=max(DEFAULT_POOL_SIZE, settings.bulk_concurrency)),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         policy=RetryPolicy(settings.max_attempts, settings.backoff_base, settings.backoff_max),
@@ -78,11 +79,12 @@ def _build(environment: tuple[str | None, ...]) -> Runtime:
     return _built
 
 
-def http_exchange() -> HttpExchange:
-    """The one keep-alive connection pool to D24."""
+def http_exchange(pool_size: int = DEFAULT_POOL_SIZE) -> HttpExchange:
+    """The one keep-alive connection pool to D24 (sized when first built: a bulk batch keeps
+    BULK_CONCURRENCY connections open, and a full pool would discard one after each use)."""
     global _exchange
     if _exchange is None:
-        _exchange = HttpExchange()
+        _exchange = HttpExchange(pool_size)
     return _exchange
 
 
