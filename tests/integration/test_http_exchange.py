@@ -184,3 +184,47 @@ def test_an_untrusted_certificate_is_a_tls_failure_before_anything_is_sent(
 ) -> None:
     failed, _ = timed_failure(exchange, untrusted_tls_server)
     assert (failed.failure, failed.may_have_reached) == (Failure.TLS_VERIFICATION, False)
+
+
+class _CountingTLSServer(ThreadingHTTPServer):
+    """An HTTPS server that counts the connections clients open (handshakes attempted)."""
+
+    daemon_threads = True
+    accepted = 0
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        self.accepted += 1
+        return super().get_request()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the refused handshakes are the point
+
+
+def test_a_d24_whose_certificate_fails_is_unavailable_and_never_retried(
+    function_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cashout_cancel.handler import lambda_handler
+    from tests.conftest import LambdaContext
+
+    # Given D24 behind a certificate nobody trusts
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = _CountingTLSServer(("127.0.0.1", 0), _Silent)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    monkeypatch.setenv("D24_BASE_URL", f"https://127.0.0.1:{server.server_address[1]}/v3")
+    try:
+        # When a caller asks to cancel
+        result = lambda_handler({"cashout_id": 1001, "external_id": "ext-1001"}, LambdaContext())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    # Then it is unavailable, with one handshake for the cancel and one for the status look-up:
+    # a refused certificate is not transient, so neither is retried
+    assert (result["statusCode"], result["outcome"]) == (502, "UPSTREAM_UNAVAILABLE")
+    assert "certificate" in result["message"]
+    assert server.accepted == 2
