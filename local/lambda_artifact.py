@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from local.cfn_template import load_template
 from local.function_env import FUNCTION_ENV
 from local.lambda_environment import FunctionConfig, LocalLambda
 from local.lambda_runtime import Answer
@@ -38,16 +37,9 @@ class TemplateFunction:
     name: str = "cashout-cancel"
 
 
-class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
-    """Reads CloudFormation's short tags (!Ref, !Sub...) as None: only literals are used here."""
-
-
-_TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def template_function(template: Path = TEMPLATE, logical_id: str = FUNCTION_ID) -> TemplateFunction:
     """Handler, Timeout, MemorySize and Runtime of the function, Globals included."""
-    document = yaml.load(template.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    document = load_template(template)
     properties = {
         **((document.get("Globals") or {}).get("Function") or {}),
         **document["Resources"][logical_id]["Properties"],
