@@ -35,11 +35,12 @@ from tests.builders import (
     api_http_event,
     api_rest_event,
     eventbridge_event,
+    sqs_event,
 )
-from tests.conftest import LOGIN, PASSWORD
+from tests.conftest import LOGIN, PASSWORD, ResultsTap
 from tests.properties.conftest import Call, Caller
 
-# Examples per test (six tests, 1,200 events in all). A valid request costs one loopback round
+# Examples per test (seven tests, 2,100 events in all). A valid request costs one loopback round
 # trip to the sandbox and an invalid one well under a millisecond, so all six together take
 # about 10 s on two workers. derandomize: CI replays the same examples on every run.
 EXAMPLES = 300
@@ -478,3 +479,56 @@ def test_invalid_body_still_echoes_the_valid_cashout_id_of_the_path(call: Caller
     assert (status_code, body["outcome"]) == (400, "INVALID_REQUEST")
     assert "body" in body["message"]
     assert body.get("cashout_id") == 1001
+
+
+# SQS: a batch of any message bodies (CONTRACT section 9).
+
+
+def expect_message(body: str) -> Expected:
+    """A message body is the direct-invoke object as JSON, validated exactly as a direct one."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return invalid("INVALID_REQUEST", "body")
+    return expect_direct(payload)
+
+
+message_bodies = st.one_of(
+    st.builds(json.dumps, request_fields),
+    st.builds(json.dumps, request_fields),
+    st.builds(json.dumps, json_values),
+    st.text(max_size=30),
+)
+
+
+@PROPERTY
+@given(bodies=st.lists(message_bodies, min_size=1, max_size=5))
+def test_any_sqs_batch_hands_back_exactly_the_invalid_and_publishes_the_rest(
+    bodies: list[str], call: Caller, results: ResultsTap
+) -> None:
+    # Given a batch of any message bodies (D24 healthy, so every valid one gets a final result)
+    batch = sqs_event(*bodies)
+    already = len(results.details())
+
+    # When the event source hands it to the handler
+    outcome = call(batch)
+
+    # Then exactly the invalid messages come back, the valid ones are published with D24's
+    # answer about exactly their request, and nothing invalid reached D24
+    assert outcome.raised is None
+    failed = [failure["itemIdentifier"] for failure in outcome.response["batchItemFailures"]]
+    published = {detail["request_id"]: detail for detail in results.details()[already:]}
+    assert_only_valid_requests(outcome.received)
+    for record, body in zip(batch["Records"], bodies, strict=True):
+        expected = expect_message(body)
+        if not expected.valid:
+            assert record["messageId"] in failed
+            assert record["messageId"] not in published
+            continue
+        assert record["messageId"] not in failed
+        result = published[record["messageId"]]
+        assert Outcome(result["outcome"]) in D24_ANSWERS
+        assert (result["cashout_id"], result["external_id"]) == (
+            expected.cashout_id,
+            expected.external_id,
+        )
