@@ -41,8 +41,8 @@ from tests.conftest import LOGIN, PASSWORD, ResultsTap
 from tests.properties.conftest import Call, Caller
 
 # Examples per test (seven tests, 2,100 events in all). A valid request costs one loopback round
-# trip to the sandbox and an invalid one well under a millisecond, so all six together take
-# about 10 s on two workers. derandomize: CI replays the same examples on every run.
+# trip to the sandbox and an invalid one well under a millisecond, so all seven together take
+# about 20 s on two workers. derandomize: CI replays the same examples on every run.
 EXAMPLES = 300
 PROPERTY = settings(
     max_examples=EXAMPLES,
