@@ -142,6 +142,11 @@ D24_FAULTS: tuple[FaultCase, ...] = (
     cancelled_after("applied-then-body-dripped", q(Fault.drip(0.15, part="body")), cancels=2),
     cancelled_after("applied-then-stalled-after-headers", q(Fault.stall_after_headers()),
                     cancels=2),
+    # A body that stalls after the headers is a timeout (the request was sent), not "unavailable".
+    FaultCase("stalled-after-headers-every-attempt-and-status-failing",
+              q(Fault.stall_after_headers(apply=False), times=3)
+              + q(Fault.status(503), "status", times=3),
+              504, "UPSTREAM_TIMEOUT", cancels_sent=3),
     # Redirects are answers, never followed (credentials travel in the body).
     *(FaultCase(f"redirect-{code}", q(Fault.redirect(code)), 502, "UPSTREAM_BAD_RESPONSE",
                 reported_status=PENDING, upstream_status=code, cancels_sent=1)
@@ -229,6 +234,8 @@ def assert_case(entry: str, case: FaultCase, answer: Answer, d24: D24Sandbox) ->
     assert d24.status_of(case.cashout_id) == case.d24_status_after
     if answer.raised is None:
         assert answer.body.get("cashout_status") == case.reported_status
+        if "cashout_status" in answer.body:  # the message agrees with the fields beside it
+            assert "could not be checked" not in answer.body.get("message", "")
         echoed = (answer.body["cashout_id"], answer.body["external_id"])
         assert echoed == (case.cashout_id, case.external_id)
         if case.upstream_status is not None:
