@@ -1,7 +1,8 @@
-"""The requirement files agree. The local runs' venv (requirements-demo.txt, `make demo-venv`) is
-installed without resolving anything, so it names every package with its version, and each
-package requirements-dev.txt pins too is pinned the same in both: the demo runs what the tests
-ran."""
+"""The requirement files agree. requirements.txt pins the deployed function's dependencies with
+theirs (the dependency audit checks exactly those pins). The local runs' venv
+(requirements-demo.txt, `make demo-venv`) is installed without resolving anything, so it names
+every package with its version, and each package requirements-dev.txt pins too is pinned the same
+in both: the demo runs what the tests ran."""
 
 from __future__ import annotations
 
@@ -69,3 +70,22 @@ def test_demo_requirements_hold_what_moto_needs_for_the_local_services() -> None
     # Then the demo's list has its core and service dependencies, and its server's
     missing = (needed | set(MOTO_SERVER)) - pins(DEMO).keys()
     assert not missing, f"requirements-demo.txt lacks moto's {sorted(missing)}"
+
+
+def test_runtime_requirements_pin_every_dependency_of_what_they_pin() -> None:
+    # Given requirements.txt, installed in this venv at exactly its pins (requirements-dev.txt
+    # includes it)
+    runtime = pins(ROOT / "requirements.txt")
+    installed = {name: importlib.metadata.version(name) for name in runtime}
+    assert installed == runtime
+
+    # Then each of their dependencies on this interpreter is pinned there too: what deploys, and
+    # what the audit checks, is the whole list
+    missing = {
+        f"{name} needs {canonicalize_name(requirement.name)}"
+        for name in runtime
+        for requirement in map(Requirement, importlib.metadata.requires(name) or [])
+        if (requirement.marker is None or requirement.marker.evaluate({"extra": ""}))
+        and canonicalize_name(requirement.name) not in runtime
+    }
+    assert not missing, sorted(missing)
