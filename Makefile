@@ -4,6 +4,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The local runs (demo, invoke, api, lambda-invoke) have their own small venv: seconds to make.
+DEMO_VENV := .venv-demo
+DEMO_BIN := $(DEMO_VENV)/bin
+UV_PIN ?= uv==0.13.8
+PIP_AUDIT ?= $(BIN)/pip-audit
 EVENT ?= events/direct-cancel.json
 PORT ?= 3000
 # RUNTIME=lambda: make demo and make api run the built artifact under awslambdaric (lambda-invoke).
@@ -15,7 +20,8 @@ RUNTIME_BUILD = $(if $(filter lambda,$(RUNTIME)),lambda-build)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast lint audit demo invoke lambda-invoke api bench dashboard clean
+.PHONY: help venv demo-venv test test-fast lint audit audit-strict demo invoke lambda-invoke \
+	api bench dashboard clean
 
 ## help: list the commands
 help:
@@ -27,6 +33,13 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## demo-venv: create .venv-demo with only what demo, invoke, api and lambda-invoke need (requirements-demo.txt)
+demo-venv: $(DEMO_VENV)/.installed
+
+$(DEMO_VENV)/.installed: requirements.txt requirements-demo.txt scripts/pinned_venv.sh
+	PYTHON=$(PYTHON) UV_PIN=$(UV_PIN) sh scripts/pinned_venv.sh $(DEMO_VENV) requirements-demo.txt
 	touch $@
 
 ## test: the whole suite (unit, integration, faults, properties, template) with branch coverage
@@ -47,28 +60,29 @@ lint: venv tools-venv
 	$(MAKE) --no-print-directory audit
 	$(MAKE) --no-print-directory check-template
 
-## audit: pip-audit over requirements.txt; says NOT AUDITED (and fails) when it could not check
+## audit: pip-audit over requirements.txt: fails on a known vulnerability; passes, under a loud NOT AUDITED banner, when it could not check
 audit: venv
-	$(BIN)/python scripts/audit_dependencies.py requirements.txt
+	$(BIN)/python scripts/audit_dependencies.py --pip-audit $(PIP_AUDIT) requirements.txt
+
+## audit-strict: the same, and fails when it could not check every package (where the vulnerability service should be reachable)
+audit-strict: venv
+	$(BIN)/python scripts/audit_dependencies.py --strict --pip-audit $(PIP_AUDIT) requirements.txt
 
 ## demo: every event in events/ through the real handler, against a local D24 sandbox and a local Secrets Manager (RUNTIME=lambda)
-demo: venv $(RUNTIME_BUILD)
-	$(BIN)/python -m local.demo $(RUNTIME_ARGS)
+demo: demo-venv $(RUNTIME_BUILD)
+	$(DEMO_BIN)/python -m local.demo $(RUNTIME_ARGS)
 
 ## invoke: one event through the real handler (make invoke EVENT=events/<file>.json)
-invoke: venv
-	$(BIN)/python -m local.demo $(EVENT)
+invoke: demo-venv
+	$(DEMO_BIN)/python -m local.demo $(EVENT)
 
 ## lambda-invoke: one event through the built artifact, run by awslambdaric from a local Runtime API (LAMBDA_PYTHON=python3.13)
-lambda-invoke: venv lambda-build
-	$(BIN)/python -m local.demo --runtime lambda --build-dir $(LAMBDA_LOCAL_DIR) $(EVENT)
-
-# The local build installs with the project venv's interpreter unless LAMBDA_PYTHON says otherwise.
-lambda-build: venv
+lambda-invoke: demo-venv lambda-build
+	$(DEMO_BIN)/python -m local.demo --runtime lambda --build-dir $(LAMBDA_LOCAL_DIR) $(EVENT)
 
 ## api: serve the function's HTTP API on localhost:$(PORT), as `sam local start-api` would (RUNTIME=lambda)
-api: venv $(RUNTIME_BUILD)
-	$(BIN)/python -m local.api --port $(PORT) $(RUNTIME_ARGS)
+api: demo-venv $(RUNTIME_BUILD)
+	$(DEMO_BIN)/python -m local.api --port $(PORT) $(RUNTIME_ARGS)
 
 ## bench: warm, cold-start and memory benchmark against the floor and a naive handler (BENCH_ARGS=--quick)
 bench: venv
@@ -84,3 +98,7 @@ clean:
 	find . -name __pycache__ -not -path './.venv*' -prune -exec rm -rf {} +
 
 include deploy.mk
+
+# The local build installs with the demo venv's interpreter (deploy.mk's LAMBDA_PYTHON) unless
+# LAMBDA_PYTHON names another one (the tests: their own); after the include, which sets it.
+lambda-build: $(if $(filter $(abspath $(DEMO_BIN)/python),$(abspath $(LAMBDA_PYTHON))),demo-venv)

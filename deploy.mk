@@ -67,14 +67,14 @@ build-CancelCashoutFunction:
 	cp -R $(DEPLOY_ROOT)/src/cashout_cancel "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)/cashout_cancel" -depth -name __pycache__ -exec rm -rf {} +
 
-# The same recipe for this machine: its platform and LAMBDA_PYTHON (default: the project venv's
+# The same recipe for this machine: its platform and LAMBDA_PYTHON (default: the demo venv's
 # interpreter; LAMBDA_PYTHON=python3.13 for the deployed version), so that the local Runtime API
 # (make lambda-invoke) runs what deploys, laid out as Lambda lays it out:
 #   $(LAMBDA_LOCAL_DIR)/CancelCashoutFunction/  the artifact (/var/task), as `sam build` makes it
 #   $(LAMBDA_LOCAL_DIR)/runtime/                awslambdaric and its dependencies, at the versions
 #                                               requirements-dev.txt pins (Lambda's runtime)
 #   $(LAMBDA_LOCAL_DIR)/python                  the interpreter both were installed for
-LAMBDA_PYTHON ?= $(DEPLOY_ROOT)/.venv/bin/python
+LAMBDA_PYTHON ?= $(DEPLOY_ROOT)/.venv-demo/bin/python
 LAMBDA_LOCAL_DIR ?= $(DEPLOY_ROOT)/.aws-sam/local/$(notdir $(LAMBDA_PYTHON))
 RUNTIME_CLIENT_PINS = $(shell sed -nE \
 	's/^((awslambdaric|simplejson|snapshot-restore-py)==[^ \#]+).*/\1/p' \
