@@ -7,7 +7,6 @@ BIN := $(VENV)/bin
 # The local runs (demo, invoke, api, lambda-invoke) have their own small venv: seconds to make.
 DEMO_VENV := .venv-demo
 DEMO_BIN := $(DEMO_VENV)/bin
-UV_PIN ?= uv==0.13.8
 PIP_AUDIT ?= $(BIN)/pip-audit
 EVENT ?= events/direct-cancel.json
 PORT ?= 3000
@@ -30,9 +29,10 @@ help:
 ## venv: create .venv with the runtime and development requirements
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# uv resolves and installs the test and lint tools in seconds where pip takes minutes (pip if uv
+# cannot be had); both settle the unpinned dependencies on the same versions.
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/pinned_venv.sh
+	PYTHON=$(PYTHON) UV_PIN=$(UV_PIN) RESOLVE=1 sh scripts/pinned_venv.sh $(VENV) requirements-dev.txt
 	touch $@
 
 ## demo-venv: create .venv-demo with only what demo, invoke, api and lambda-invoke need (requirements-demo.txt)

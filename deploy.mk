@@ -8,6 +8,9 @@
 # This file's directory, taken before any later include changes MAKEFILE_LIST.
 DEPLOY_ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
+# The installer of every venv (scripts/pinned_venv.sh): pinned, fetched by this machine's pip.
+UV_PIN ?= uv==0.13.8
+
 TOOLS_VENV ?= $(DEPLOY_ROOT)/.venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
 TOOLS_PYTHON ?= python3
@@ -36,9 +39,9 @@ export SAM_CLI_TELEMETRY = 0
 ## tools-venv: create .venv-tools (sam, cfn-lint, checkov) from requirements-tools.txt
 tools-venv: $(TOOLS_VENV)/.installed
 
-$(TOOLS_VENV)/.installed: $(DEPLOY_ROOT)/requirements-tools.txt
-	$(TOOLS_PYTHON) -m venv $(TOOLS_VENV)
-	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r $<
+$(TOOLS_VENV)/.installed: $(DEPLOY_ROOT)/requirements-tools.txt $(DEPLOY_ROOT)/scripts/pinned_venv.sh
+	PYTHON=$(TOOLS_PYTHON) UV_PIN=$(UV_PIN) RESOLVE=1 \
+		sh $(DEPLOY_ROOT)/scripts/pinned_venv.sh $(TOOLS_VENV) $<
 	touch $@
 
 ## sam-build: sam build into .aws-sam/build (what `sam deploy` uploads)
