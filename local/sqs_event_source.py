@@ -2,7 +2,9 @@
 batches in the shape Lambda gives it, and deletes what the answer says is done.
 
     source = SqsEventSource(sqs_client, EventSourceMapping(queue_url), [invoke, invoke])
-    run = source.run_until_drained(timeout=60)
+    source.start()  # live before anything is sent, as Lambda's mapping is
+    ...  # send messages
+    run = source.drain(timeout=60)  # until the queue is empty and nothing is in flight
 
 It does what the template's `BulkCancels` event source does (CONTRACT section 9):
 
@@ -82,6 +84,7 @@ class Batch:
     handed_back: frozenset[str]  # left in the queue, to come back after the visibility timeout
     failure: str | None = None  # why the whole batch was left (a raise, an unreadable answer)
     not_deleted: frozenset[str] = frozenset()  # done, but SQS refused to delete them
+    seconds: float = 0.0  # how long the invocation took
 
     @property
     def deleted(self) -> int:
@@ -209,25 +212,43 @@ class SqsEventSource:
         self._lock = threading.Lock()
         self._running = 0
         self._stop = threading.Event()
+        self._draining = threading.Event()  # from now on, an empty queue ends the run
+        self._pollers: list[threading.Thread] = []
+        self._started = 0.0
         self._errors: list[BaseException] = []
 
-    def run_until_drained(self, timeout: float) -> EventSourceRun:
-        """Work the queue until nothing is left in it, visible or in flight, or `timeout` ends."""
-        started = time.monotonic()
-        pollers = [
+    def start(self) -> None:
+        """Start polling; the pollers wait on an empty queue until `drain` is called."""
+        if self._pollers:
+            raise RuntimeError("the event source is already started")
+        self._started = time.monotonic()
+        self._pollers = [
             threading.Thread(target=self._poller, args=(env,), name=f"sqs-poller-{n}", daemon=True)
             for n, env in enumerate(self._environments)
         ]
-        for poller in pollers:
+        for poller in self._pollers:
             poller.start()
+
+    def drain(self, timeout: float) -> EventSourceRun:
+        """Work the queue until nothing is left in it, visible or in flight, or `timeout` ends."""
+        self._draining.set()
         self._run.timed_out = not self._stop.wait(timeout)
+        return self.stop()
+
+    def stop(self) -> EventSourceRun:
+        """Stop polling (an invocation under way finishes first); what the run did."""
         self._stop.set()
-        for poller in pollers:
+        for poller in self._pollers:
             poller.join()
-        self._run.seconds = time.monotonic() - started
+        self._run.seconds = time.monotonic() - self._started
         if self._errors:
             raise self._errors[0]
         return self._run
+
+    def run_until_drained(self, timeout: float) -> EventSourceRun:
+        """Start, then drain: work what the queue holds now until nothing is left."""
+        self.start()
+        return self.drain(timeout)
 
     def _poller(self, environment: Environment) -> None:
         try:
@@ -235,11 +256,11 @@ class SqsEventSource:
                 messages = self._receive()
                 if messages:
                     self._deliver(environment, messages)
-                elif self._drained():
+                elif self._draining.is_set() and self._drained():
                     self._stop.set()
                 else:
                     self._stop.wait(IDLE_PAUSE_SECONDS)
-        except BaseException as exc:  # a broken queue ends the run; run_until_drained re-raises
+        except BaseException as exc:  # a broken queue ends the run; stop() re-raises
             self._errors.append(exc)
             self._stop.set()
 
@@ -275,6 +296,7 @@ class SqsEventSource:
             self._running += 1
             self._run.peak_concurrency = max(self._run.peak_concurrency, self._running)
             self._run.bodies.update((m["MessageId"], m["Body"]) for m in messages)
+        invoked = time.monotonic()
         try:
             kept = left_for_redelivery(environment(event), ids)
             if kept is None:
@@ -282,6 +304,7 @@ class SqsEventSource:
         except Exception as exc:  # an invocation error: Lambda deletes nothing of the batch
             kept, failure = None, f"the function raised {type(exc).__name__}: {exc}"
         finally:
+            took = time.monotonic() - invoked
             with self._lock:
                 self._running -= 1
         if kept is None:
@@ -295,6 +318,7 @@ class SqsEventSource:
             handed_back=kept,
             failure=failure,
             not_deleted=self._delete(done),
+            seconds=took,
         )
         with self._lock:
             self._run.batches.append(batch)
