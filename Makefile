@@ -51,7 +51,7 @@ lint: venv tools-venv
 audit: venv
 	$(BIN)/python scripts/audit_dependencies.py requirements.txt
 
-## demo: every event in events/ through the real handler, against a local D24 sandbox and a local Secrets Manager (RUNTIME=lambda)
+## demo: every event in events/ through the real handler, then a bulk cancel through a local queue, against a local D24 sandbox and moto (RUNTIME=lambda)
 demo: venv $(RUNTIME_BUILD)
 	$(BIN)/python -m local.demo $(RUNTIME_ARGS)
 
@@ -70,7 +70,7 @@ lambda-build: venv
 api: venv $(RUNTIME_BUILD)
 	$(BIN)/python -m local.api --port $(PORT) $(RUNTIME_ARGS)
 
-## bench: warm, cold-start and memory benchmark against the floor and a naive handler (BENCH_ARGS=--quick)
+## bench: warm, cold-start, memory and bulk-throughput benchmark against floors and a naive handler (BENCH_ARGS=--quick)
 bench: venv
 	$(BIN)/python -m local.bench $(BENCH_ARGS)
 
