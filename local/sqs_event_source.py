@@ -289,26 +289,16 @@ class SqsEventSource:
 
     def _deliver(self, environment: Environment, messages: list[dict[str, Any]]) -> None:
         """One invocation with `messages`, then delete what it says is done."""
-        event = lambda_event(messages, self.queue_arn)
         ids = tuple(message["MessageId"] for message in messages)
-        failure: str | None = None
         with self._lock:
             self._running += 1
             self._run.peak_concurrency = max(self._run.peak_concurrency, self._running)
             self._run.bodies.update((m["MessageId"], m["Body"]) for m in messages)
-        invoked = time.monotonic()
         try:
-            kept = left_for_redelivery(environment(event), ids)
-            if kept is None:
-                failure = "the answer is not a partial batch response Lambda can read"
-        except Exception as exc:  # an invocation error: Lambda deletes nothing of the batch
-            kept, failure = None, f"the function raised {type(exc).__name__}: {exc}"
+            kept, failure, took = _invoke(environment, lambda_event(messages, self.queue_arn), ids)
         finally:
-            took = time.monotonic() - invoked
             with self._lock:
                 self._running -= 1
-        if kept is None:
-            kept = frozenset(ids)
         done = {m["MessageId"]: m["ReceiptHandle"] for m in messages if m["MessageId"] not in kept}
         batch = Batch(
             message_ids=ids,
@@ -337,3 +327,23 @@ class SqsEventSource:
             ],
         )
         return frozenset(ids[int(failed["Id"])] for failed in answer.get("Failed", []))
+
+
+def _invoke(
+    environment: Environment, event: dict[str, Any], ids: tuple[str, ...]
+) -> tuple[frozenset[str], str | None, float]:
+    """Invoke once: the messages to leave in the queue, why all of them (or None), and the
+    seconds the invocation took."""
+    started = time.monotonic()
+    try:
+        kept = left_for_redelivery(environment(event), ids)
+    except Exception as exc:  # an invocation error: Lambda deletes nothing of the batch
+        return frozenset(ids), f"the function raised {type(exc).__name__}: {exc}", _since(started)
+    if kept is None:
+        failure = "the answer is not a partial batch response Lambda can read"
+        return frozenset(ids), failure, _since(started)
+    return kept, None, _since(started)
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
