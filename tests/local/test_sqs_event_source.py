@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -66,15 +67,17 @@ class Queues:
 
 @pytest.fixture
 def queues() -> Iterator[Queues]:
+    # Names of their own: moto's store is per process, shared with anything else that uses it.
+    suffix = uuid.uuid4().hex[:8]
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
-        dead_letter_url = sqs.create_queue(QueueName="CancelDeadLetterQueue")["QueueUrl"]
+        dead_letter_url = sqs.create_queue(QueueName=f"CancelDeadLetterQueue-{suffix}")["QueueUrl"]
         dead_letter_arn = sqs.get_queue_attributes(
             QueueUrl=dead_letter_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
         url = sqs.create_queue(
-            QueueName="CancelQueue",
+            QueueName=f"CancelQueue-{suffix}",
             Attributes={"VisibilityTimeout": "1", "RedrivePolicy": json.dumps(redrive)},
         )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
