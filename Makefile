@@ -68,7 +68,7 @@ audit: venv
 audit-strict: venv
 	$(BIN)/python scripts/audit_dependencies.py --strict --pip-audit $(PIP_AUDIT) requirements.txt
 
-## demo: every event in events/ through the real handler, against a local D24 sandbox and a local Secrets Manager (RUNTIME=lambda)
+## demo: every event in events/ through the real handler, then a bulk cancel through a local queue, against a local D24 sandbox and moto (RUNTIME=lambda)
 demo: demo-venv $(RUNTIME_BUILD)
 	$(DEMO_BIN)/python -m local.demo $(RUNTIME_ARGS)
 
@@ -84,7 +84,7 @@ lambda-invoke: demo-venv lambda-build
 api: demo-venv $(RUNTIME_BUILD)
 	$(DEMO_BIN)/python -m local.api --port $(PORT) $(RUNTIME_ARGS)
 
-## bench: warm, cold-start and memory benchmark against the floor and a naive handler (BENCH_ARGS=--quick)
+## bench: warm, cold-start, memory and bulk-throughput benchmark against floors and a naive handler (BENCH_ARGS=--quick)
 bench: venv
 	$(BIN)/python -m local.bench $(BENCH_ARGS)
 

@@ -21,11 +21,20 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cashout_cancel.outcomes import CASHOUT_STATUS_NAMES
+from local.bulk_demo.run import (
+    DEFAULT_CASHOUTS,
+    FUNCTION_TIMEOUT,
+    MAXIMUM_CONCURRENCY,
+    BulkRun,
+    print_bulk,
+    run_bulk,
+)
 from local.d24_sandbox import D24Sandbox
 from local.lambda_context import LambdaContext
+from local.sqs_event_source import Environment
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SECRET_ID = "cashout-cancel/d24"
@@ -33,6 +42,9 @@ RESULTS_BUS = "cashout-cancel-results"  # where EventBridge and SQS results are 
 REGION = "us-east-1"
 STATUS_NAMES = CASHOUT_STATUS_NAMES  # D24's status codes, as the contract spells them
 ABSENT = "-"  # D24 has no such cashout (or the event names none)
+
+if TYPE_CHECKING:
+    from local.lambda_artifact import RuntimeHandler
 
 Handler = Callable[[Any, Any], Any]
 
@@ -225,7 +237,7 @@ def local_function(
 @contextlib.contextmanager
 def artifact_handler(
     sandbox: D24Sandbox, endpoint: str, verbose: bool, build_dir: Path | None
-) -> Iterator[Handler]:
+) -> Iterator[RuntimeHandler]:
     """The built artifact under awslambdaric, configured as configure_environment configures
     this process; its output goes to stderr with --verbose."""
     from local.lambda_artifact import (
@@ -246,6 +258,33 @@ def artifact_handler(
     config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
     with LocalLambda(config, log=sys.stderr if verbose else None) as function:
         yield RuntimeHandler(function)
+
+
+@contextlib.contextmanager
+def bulk_environments(
+    handler: Handler, sandbox: D24Sandbox, verbose: bool, build_dir: Path | None
+) -> Iterator[tuple[list[Environment], str]]:
+    """The execution environments the local SQS event source invokes, and what they are.
+
+    In-process there is one, this process: Lambda never runs two invocations in one environment
+    at once (Powertools' metrics and the runtime's caches are per process). Through the runtime
+    there are MaximumConcurrency of them: the demo's runtime process and as many more, each
+    through its init before the queue is worked (environments.initialised says why).
+    """
+    from local.bulk_demo.environments import in_process, initialised, through_runtime
+
+    function = getattr(handler, "function", None)  # a RuntimeHandler's LocalLambda
+    if function is None:
+        yield [in_process(handler, FUNCTION_TIMEOUT)], "1 execution environment: this process"
+        return
+    with contextlib.ExitStack() as stack:
+        functions = [initialised(function)]  # one quick invocation when the table warmed it
+        endpoint = os.environ["AWS_ENDPOINT_URL"]
+        for _ in range(MAXIMUM_CONCURRENCY - 1):
+            more = stack.enter_context(artifact_handler(sandbox, endpoint, verbose, build_dir))
+            functions.append(initialised(more.function))
+        described = f"{len(functions)} execution environments: runtime processes of the artifact"
+        yield [through_runtime(f, FUNCTION_TIMEOUT) for f in functions], described
 
 
 # Running events
@@ -403,6 +442,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
     )
     parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
+    parser.add_argument(
+        "--no-bulk", action="store_true", help="skip the bulk run through the queue after the table"
+    )
+    parser.add_argument(
+        "--bulk-cashouts",
+        type=int,
+        default=DEFAULT_CASHOUTS,
+        help=f"cashouts in the bulk run (default {DEFAULT_CASHOUTS}, at least 20)",
+    )
     args = parser.parse_args(argv)
     paths = event_paths(args.event)
     missing = [str(path) for path in paths if not path.is_file()]
@@ -410,9 +458,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no such event file: {', '.join(missing)}", file=sys.stderr)
         return 2
 
+    bulk: BulkRun | None = None
     with local_function(args.verbose, args.runtime, args.build_dir) as (sandbox, handler):
         rows = [run_event(handler, sandbox, path, args.verbose) for path in paths]
         answered_by = _answered_by(handler)
+        if args.event is None and not args.no_bulk:
+            with bulk_environments(handler, sandbox, args.verbose, args.build_dir) as found:
+                environments, described = found
+                bulk = run_bulk(
+                    sandbox,
+                    environments,
+                    described=described,
+                    results_bus=RESULTS_BUS,
+                    cashouts=args.bulk_cashouts,
+                )
 
     print(table(rows))
     if answered_by:
@@ -422,7 +481,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if rows[0].file not in EXPECTED:
             print(f"\n{rows[0].file}: no expected outcome recorded; nothing to compare.")
             return 0
-    return _summary(rows, check_all=args.event is None, verbose=args.verbose)
+    status = _summary(rows, check_all=args.event is None, verbose=args.verbose)
+    if bulk is not None:
+        print_bulk(bulk, sys.stdout)
+        status = status or (0 if bulk.passed else 1)
+    return status
 
 
 def _answered_by(handler: Handler) -> str:

@@ -1,17 +1,26 @@
-"""`make bench` / `python -m local.bench`: warm latency, cold start and memory against floors.
+"""`make bench` / `python -m local.bench`: warm latency, cold start, memory and bulk throughput
+against floors.
 
 Prints a table, then one JSON line. Every target gets PASS or MISS; the exit status is 0 unless
 `--strict` is given and a target is missed or a check of the handler's output fails.
 
-    python -m local.bench                      # the full run (about a minute)
+    python -m local.bench                      # the full run (about three minutes)
     python -m local.bench --quick              # a few seconds, noisy: is everything wired?
     python -m local.bench --src /tmp/old/src   # the same benchmark against another source tree
+    python -m local.bench --bulk-messages 0    # without the bulk phase
+
+The bulk phase (issue 13 item 7, local/bench/bulk.py says how it measures): SQS batches of 16
+through the handler in a fresh process, D24 answering each request after 100 ms, results put on
+a bus in the services' process; throughput against the ideal schedule (a batch of B takes
+ceil(B/C) x L), CPU per message against a direct invoke's, and the peak RSS of another fresh
+process after 10,000 messages (D24 without latency, so that it takes seconds, not minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -22,9 +31,18 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from ..function_env import FUNCTION_ENV
 from .lambda_like import SRC, function_environment
-from .report import cold_summary, per_round_ratios, result_targets, summary, table
-from .runner import ColdRun, Ids, Worker, XRaySink, check_output, services
+from .report import (
+    bulk_summary,
+    bulk_targets,
+    cold_summary,
+    per_round_ratios,
+    result_targets,
+    summary,
+    table,
+)
+from .runner import BulkRun, ColdRun, Ids, Worker, XRaySink, check_output, services
 
 WARM_VARIANTS = ("floor", "handler", "handler-traced", "naive")
 COLD_VARIANTS = ("floor", "handler", "handler-traced", "snapstart")
@@ -34,6 +52,10 @@ NAIVE_WARM_UP = 3
 # Untimed invocations at the start of every batch: the first ones after the coordinator switches
 # processes run on caches the other worker just used, an artefact of taking turns.
 SETTLE = 2
+BULK_BATCH_SIZE = 16
+BULK_LATENCY = 0.100  # seconds D24 takes to answer each request in the bulk phase
+BULK_CONCURRENCY = int(FUNCTION_ENV["BULK_CONCURRENCY"])
+BULK_BUS = "cashout-cancel-bench-results"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -52,6 +74,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=1000,
         help="warm invocations before reading VmHWM (0: skip)",
     )
+    parser.add_argument(
+        "--bulk-messages", type=int, default=2000, help="SQS messages timed (0: no bulk phase)"
+    )
+    parser.add_argument(
+        "--bulk-direct", type=int, default=1, help="direct invokes after each bulk batch (CPU)"
+    )
+    parser.add_argument("--bulk-floor-rounds", type=int, default=25, help="batches of the floor")
+    parser.add_argument(
+        "--bulk-memory-messages", type=int, default=10_000, help="messages before reading VmHWM"
+    )
     parser.add_argument("--src", type=Path, default=SRC, help="the function's code to measure")
     parser.add_argument("--quick", action="store_true", help="a few seconds, noisy: a smoke run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -59,6 +91,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.rounds, args.iterations, args.naive_iterations = 2, 10, 1
         args.cold_rounds, args.memory_invocations = 1, 10
+        args.bulk_messages, args.bulk_floor_rounds, args.bulk_memory_messages = 64, 2, 160
     args.src = args.src.resolve()
     return args
 
@@ -132,6 +165,48 @@ def _cold_phase(
     return runs, checks
 
 
+def _bulk_phase(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The bulk numbers (report.bulk_summary) and the checks of the handler's output."""
+    size, direct = BULK_BATCH_SIZE, args.bulk_direct
+    rounds, floor_rounds = math.ceil(args.bulk_messages / size), args.bulk_floor_rounds
+    checks: dict[str, Any] = {}
+    throughput_ids = (rounds + 1) * (size + direct)
+    with services(
+        throughput_ids + (floor_rounds + 1) * size + 100,
+        latency=BULK_LATENCY,
+        results_bus=BULK_BUS,
+    ) as address:
+        ids, env = Ids(address["first_cashout_id"], address["cashouts"]), _bulk_env(address, args)
+        run = BulkRun("throughput", env, workdir / "bulk-throughput")
+        throughput = run.serve(ids.take(throughput_ids), rounds, size, direct)
+        checks["bulk-throughput"] = _bulk_check(run, throughput)
+        floor_run = BulkRun("floor", env, workdir / "bulk-floor")
+        floor = floor_run.serve(
+            ids.take((floor_rounds + 1) * size), floor_rounds, size, 0, BULK_CONCURRENCY
+        )
+    batches = math.ceil(args.bulk_memory_messages / size)
+    with services(batches * size + 100, results_bus=BULK_BUS) as address:
+        run = BulkRun("memory", _bulk_env(address, args), workdir / "bulk-memory")
+        memory = run.serve(address["first_cashout_id"], batches, size)
+        checks["bulk-memory"] = _bulk_check(run, memory)
+    bulk = bulk_summary(
+        throughput, floor, memory, concurrency=BULK_CONCURRENCY, latency=BULK_LATENCY
+    )
+    return bulk, checks
+
+
+def _bulk_env(address: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
+    env = function_environment(address, tracing=False, xray_port=0, src=args.src)
+    return env | {"RESULTS_EVENT_BUS": BULK_BUS}
+
+
+def _bulk_check(run: BulkRun, report: dict[str, Any]) -> dict[str, Any]:
+    """The warm-up's output checks, and no batch or direct invoke that went wrong."""
+    check = run.check(BULK_BATCH_SIZE) | {"problems": report["problems"]}
+    check["ok"] = check["ok"] and not report["problems"]
+    return check
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as cpuinfo:
@@ -188,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
             cold_runs, cold_checks = _cold_phase(args, ids, envs, workdir)
             checks.update(cold_checks)
         xray_segments = sink.received
+    bulk: dict[str, Any] = {}
+    if args.bulk_messages > 0:
+        # After the other phases' services have stopped: the bulk phase starts its own.
+        print(f"bulk: {args.bulk_messages} messages ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="bench-bulk-") as tmp:
+            bulk, bulk_checks = _bulk_phase(args, Path(tmp))
+        checks.update(bulk_checks)
 
     warm = {
         variant.replace("-", "_"): summary([ns / 1000 for batch in batches for ns in batch])
@@ -206,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
             "naive_iterations": args.naive_iterations,
             "cold_rounds": args.cold_rounds,
             "memory_invocations": args.memory_invocations,
+            "bulk_messages": args.bulk_messages,
+            "bulk_direct_per_batch": args.bulk_direct,
+            "bulk_floor_rounds": args.bulk_floor_rounds,
+            "bulk_memory_messages": args.bulk_memory_messages,
             "src": str(args.src),
             "git": _git_state(args.src),
             "python": platform.python_version(),
@@ -220,11 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "cold_ms": cold,
         "peak_rss_mb": rss_mb,
+        "bulk": bulk,
         "xray_segments_received": xray_segments,
         "checks": checks,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     result.update(result_targets(warm, cold, rss_mb))
+    if bulk:
+        for key, values in bulk_targets(bulk).items():
+            result[key].update(values)
     result["checks_pass"] = xray_segments > 0 and all(check["ok"] for check in checks.values())
     result["pass"] = result["checks_pass"] and all(t["pass"] for t in result["targets"].values())
     result["elapsed_s"] = round(time.perf_counter() - started, 1)

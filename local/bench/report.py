@@ -207,6 +207,8 @@ def table(result: Mapping[str, Any]) -> str:
             "Peak RSS (VmHWM) of a fresh process after its warm invocations: "
             + ", ".join(f"{name} {mb:.1f} MB" for name, mb in result["peak_rss_mb"].items()),
         ]
+    if result.get("bulk"):
+        lines += ["", *_bulk_table(result["bulk"])]
     lines += ["", "Targets"]
     for name, target in result["targets"].items():
         verdict = "PASS" if target["pass"] else "MISS"
@@ -217,3 +219,131 @@ def table(result: Mapping[str, Any]) -> str:
         f" {result['xray_segments_received']}): {checks}"
     )
     return "\n".join(lines)
+
+
+# Bulk: SQS batches against the ideal schedule
+
+
+def bulk_summary(
+    throughput: Mapping[str, Any],
+    floor: Mapping[str, Any],
+    memory: Mapping[str, Any],
+    *,
+    concurrency: int,
+    latency: float,
+) -> dict[str, Any]:
+    """The bulk phase's numbers: each run's batches against the ideal schedule, a batch of B taking
+    ceil(B/C) x L; CPU per message of a batch and of a direct invoke; the peak RSS."""
+    handler = _against_ideal(throughput["batches"], concurrency, latency)
+    reference = _against_ideal(floor["batches"], concurrency, latency)
+    reference["put_events_ms"] = summary([s * 1000 for s in floor["put_events"]])
+    sqs_cpu = _cpu_ms_per_message(throughput["batches"])
+    direct = throughput["direct"]
+    direct_cpu = sum(cpu for _, cpu in direct) * 1000 / len(direct) if direct else math.nan
+    batch_size = int(throughput["batches"][0][0]) if throughput["batches"] else 0
+    return {
+        "batch_size": batch_size,
+        "bulk_concurrency": concurrency,
+        "latency_ms": round(latency * 1000, 1),
+        "ideal_batch_ms": round(math.ceil(batch_size / concurrency) * latency * 1000, 1),
+        "handler": handler,
+        "floor": reference,
+        "direct_ms": summary([wall * 1000 for wall, _ in direct]),
+        "cpu_ms_per_message": {
+            "sqs": round(sqs_cpu, 3),
+            "direct": round(direct_cpu, 3),
+            "ratio": round(ratio(sqs_cpu, direct_cpu), 3),
+        },
+        "peak_rss_mb": {
+            "memory_run": round(memory["peak_rss_kb"] / 1024, 1),
+            "memory_messages": sum(int(size) for size, *_ in memory["batches"]),
+            "throughput_run": round(throughput["peak_rss_kb"] / 1024, 1),
+        },
+    }
+
+
+def _against_ideal(
+    batches: Sequence[Sequence[float]], concurrency: int, latency: float
+) -> dict[str, Any]:
+    """Messages, wall time per batch, and throughput as a share of the ideal schedule's."""
+    messages = sum(int(size) for size, *_ in batches)
+    wall = sum(seconds for _, seconds, *_ in batches)
+    ideal = sum(math.ceil(int(size) / concurrency) * latency for size, *_ in batches)
+    return {
+        "messages": messages,
+        "batch_ms": summary([seconds * 1000 for _, seconds, *_ in batches]),
+        "messages_per_s": round(ratio(messages, wall), 1),
+        "ideal_messages_per_s": round(ratio(messages, ideal), 1),
+        "ratio_to_ideal": round(ratio(ideal, wall), 3),
+    }
+
+
+def _cpu_ms_per_message(batches: Sequence[Sequence[float]]) -> float:
+    messages = sum(int(size) for size, *_ in batches)
+    return ratio(sum(cpu for *_, cpu in batches) * 1000, messages)
+
+
+def bulk_targets(bulk: Mapping[str, Any]) -> dict[str, Any]:
+    """The issue's bulk targets (item 7), shaped as result_targets' targets and texts."""
+    rss = bulk["peak_rss_mb"]
+    targets = [
+        Target(
+            "bulk_throughput",
+            "bulk throughput >= 0.90x the ideal schedule, ceil(B/C) x L",
+            bulk["handler"]["ratio_to_ideal"],
+            0.90,
+            at_most=False,
+        ),
+        Target(
+            "bulk_cpu_per_message",
+            "bulk CPU per message <= 1.20x a direct invoke's",
+            bulk["cpu_ms_per_message"]["ratio"],
+            1.20,
+        ),
+        Target(
+            "bulk_peak_rss",
+            f"bulk peak RSS after {rss['memory_messages']} messages <= 80 MB",
+            rss["memory_run"],
+            80.0,
+        ),
+    ]
+    return {
+        "targets": {target.name: target.to_dict() for target in targets},
+        "target_text": {target.name: target.text for target in targets},
+    }
+
+
+def _bulk_table(bulk: Mapping[str, Any]) -> list[str]:
+    handler, floor, cpu, rss = (
+        bulk["handler"],
+        bulk["floor"],
+        bulk["cpu_ms_per_message"],
+        bulk["peak_rss_mb"],
+    )
+    head = (
+        f"Bulk: SQS batches of {bulk['batch_size']}, D24 latency {bulk['latency_ms']:g} ms,"
+        f" BULK_CONCURRENCY {bulk['bulk_concurrency']}"
+    )
+    lines = [
+        f"{head:60} {'batch ms':>9} {'p99':>7} {'msgs/s':>8} {'x ideal':>8}",
+        f"  {'ideal schedule: ceil(B/C) x L a batch':58} {bulk['ideal_batch_ms']:9.1f}"
+        f" {'':>7} {handler['ideal_messages_per_s']:8.1f} {1:7.2f}x",
+    ]
+    for label, row in (
+        (f"floor: {floor['messages']} bare cancels, C threads, no publishing", floor),
+        (f"handler: {handler['messages']} messages, results published", handler),
+    ):
+        lines.append(
+            f"  {label:58} {row['batch_ms']['p50']:9.1f} {row['batch_ms']['p99']:7.1f}"
+            f" {row['messages_per_s']:8.1f} {row['ratio_to_ideal']:7.2f}x"
+        )
+    lines += [
+        f"  one PutEvents of 10 entries to the local bus (moto): p50"
+        f" {floor['put_events_ms']['p50']:.1f} ms",
+        f"  CPU per message: SQS batch {cpu['sqs']:.2f} ms, direct invoke {cpu['direct']:.2f} ms"
+        f" ({cpu['ratio']:.2f}x; direct invoke wall p50 {bulk['direct_ms']['p50']:.1f} ms)",
+        f"  Peak RSS (VmHWM), a fresh process after {rss['memory_messages']} messages (D24"
+        f" latency 0): {rss['memory_run']:.1f} MB; after the throughput run:"
+        f" {rss['throughput_run']:.1f} MB",
+    ]
+    return lines

@@ -34,10 +34,15 @@ class Ids:
 
 
 @contextmanager
-def services(cashouts: int) -> Iterator[dict[str, Any]]:
-    """The D24 sandbox and Secrets Manager in their own process (local/bench/services.py)."""
+def services(
+    cashouts: int, *, latency: float = 0.0, results_bus: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The D24 sandbox and Secrets Manager in their own process (local/bench/services.py); D24
+    answers after `latency` seconds; `results_bus` is created on the same endpoint."""
+    options = ["--cashouts", str(cashouts), "--latency", str(latency)]
+    options += ["--results-bus", results_bus] if results_bus else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.bench.services", "--cashouts", str(cashouts)],
+        [sys.executable, "-m", "local.bench.services", *options],
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -162,6 +167,62 @@ class ColdRun:
     def check(self, *, traced: bool) -> dict[str, Any]:
         """`check_output` of what this process wrote."""
         return check_output(self.stdout, self.stderr, traced=traced, expected=self.invocations)
+
+
+class BulkRun:
+    """One fresh bulk worker (local/bench/bulk.py); its warm-up output and stderr are kept."""
+
+    def __init__(self, mode: str, env: dict[str, str], out: Path) -> None:
+        self.mode, self._env = mode, env
+        self.stdout, self.stderr = out.with_suffix(".out"), out.with_suffix(".err")
+
+    def serve(
+        self, first_id: int, rounds: int, batch_size: int, direct: int = 0, concurrency: int = 8
+    ) -> dict[str, Any]:
+        """Run the worker; its report (per batch and per direct invoke: wall and CPU seconds)."""
+        read_fd, write_fd = os.pipe()
+        command = [
+            sys.executable, "-m", "local.bench.bulk", self.mode,
+            "--rounds", str(rounds), "--batch-size", str(batch_size), "--direct", str(direct),
+            "--concurrency", str(concurrency),
+            "--first-id", str(first_id), "--result-fd", str(write_fd),
+            "--check-file", str(self.stdout),
+        ]  # fmt: skip
+        with open(self.stderr, "w") as stderr:
+            subprocess.run(
+                command,
+                cwd=REPO,
+                env=self._env,
+                stderr=stderr,
+                pass_fds=(write_fd,),
+                check=True,
+                timeout=900,
+            )
+        os.close(write_fd)
+        with os.fdopen(read_fd) as results:
+            report: dict[str, Any] = json.loads(results.readline())
+        return report
+
+    def check(self, batch_size: int) -> dict[str, Any]:
+        """The warm-up batch wrote a result line per message (caller sqs), and its EMF counts
+        them all published; nothing on stderr."""
+        lines = [_json_object(line) for line in self.stdout.read_text().splitlines()]
+        results = sum(
+            line.get("message") == "cancel finished" and line.get("caller") == "sqs"
+            for line in lines
+        )
+        published = sum(sum(line.get("ResultsPublished") or []) for line in lines)
+        errors = sum(1 for line in self.stderr.read_text().splitlines() if line.strip())
+        ok = results == published == batch_size and errors == 0
+        return {"result_lines": results, "published": published, "stderr_lines": errors, "ok": ok}
+
+
+def _json_object(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def check_output(

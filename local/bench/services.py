@@ -5,6 +5,7 @@ for one interpreter lock. Started by the benchmark; prints one JSON line with th
 serves until its stdin closes.
 
     python -m local.bench.services --cashouts 100000
+    python -m local.bench.services --cashouts 3000 --latency 0.1 --results-bus bench-results
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     """Start both services, print their addresses, serve until stdin closes."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cashouts", type=int, default=100_000, help="pending cashouts to create")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds D24 waits before each answer"
+    )
+    parser.add_argument("--results-bus", help="an event bus to create, for published results")
     args = parser.parse_args(argv)
     pin_to_cpu(1)  # the measured processes get CPU 0
 
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from local.d24_sandbox import D24Sandbox
 
-    d24 = D24Sandbox(seed=False).start()
+    d24 = D24Sandbox(seed=False, latency=args.latency).start()
     for cashout_id in range(FIRST_CASHOUT_ID, FIRST_CASHOUT_ID + args.cashouts):
         d24.add_cashout(cashout_id, external_id(cashout_id))
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -51,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         aws_access_key_id="bench",
         aws_secret_access_key="bench",
     ).create_secret(Name=SECRET_ID, SecretString=json.dumps(d24.credentials))
+    if args.results_bus:
+        # No rule on it: what the bus does with an event is EventBridge's work, not the function's.
+        boto3.client(
+            "events",
+            region_name=REGION,
+            endpoint_url=endpoint,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).create_event_bus(Name=args.results_bus)
     address = {
         "d24_base_url": d24.base_url,
         "aws_endpoint_url": endpoint,
@@ -58,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         "region": REGION,
         "first_cashout_id": FIRST_CASHOUT_ID,
         "cashouts": args.cashouts,
+        "latency": args.latency,
+        "results_bus": args.results_bus,
     }
     # The seeded cashouts are long-lived: keep the collector from walking them on every full
     # collection, which would stall an answer now and then and add noise to every variant.

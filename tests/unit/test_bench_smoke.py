@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 WARM = {"floor", "handler", "handler_traced", "naive"}
 COLD = {"floor", "handler", "handler_traced", "snapstart"}
 TARGETS = {"warm_p50", "warm_p99", "naive_speedup", "cold_start", "peak_rss"}
+BULK_TARGETS = {"bulk_throughput", "bulk_cpu_per_message", "bulk_peak_rss"}
 RATIOS = {
     "warm_p50",
     "warm_p99",
@@ -46,9 +47,9 @@ def test_quick_bench_prints_a_table_and_a_json_line_with_every_key() -> None:
     report = json.loads(last)
     # And the table names every target with PASS or MISS
     text = "\n".join(table)
-    for name in TARGETS:
+    for name in TARGETS | BULK_TARGETS:
         assert report["target_text"][name] in text
-    assert text.count("PASS") + text.count("MISS") == len(TARGETS)
+    assert text.count("PASS") + text.count("MISS") == len(TARGETS | BULK_TARGETS)
     # And the JSON line has every variant, ratio and target
     assert set(report["warm_us"]) == WARM
     assert set(report["cold_ms"]) == COLD
@@ -57,9 +58,23 @@ def test_quick_bench_prints_a_table_and_a_json_line_with_every_key() -> None:
         assert row["n"] > 0
     assert {"handler", "handler_traced", "floor"} == set(report["peak_rss_mb"])
     assert set(report["ratios"]) == RATIOS
-    assert set(report["targets"]) == TARGETS
+    assert set(report["targets"]) == TARGETS | BULK_TARGETS
     assert all({"value", "limit", "pass"} == set(t) for t in report["targets"].values())
     assert {"config", "checks", "load_average", "elapsed_s", "pass"} <= set(report)
-    # And the handler wrote its result line and EMF blob on every checked invocation
+    # And the bulk phase measured the handler and the floor against the ideal schedule, CPU per
+    # message of a batch and of a direct invoke, and the peak RSS of a fresh process
+    bulk = report["bulk"]
+    assert (bulk["batch_size"], bulk["bulk_concurrency"], bulk["latency_ms"]) == (16, 8, 100)
+    assert bulk["ideal_batch_ms"] == 200
+    for run in (bulk["handler"], bulk["floor"]):
+        assert run["messages"] > 0
+        assert 0 < run["ratio_to_ideal"] <= 1
+    assert bulk["cpu_ms_per_message"]["sqs"] > 0
+    assert bulk["cpu_ms_per_message"]["direct"] > 0
+    assert bulk["peak_rss_mb"]["memory_messages"] >= 160
+    assert "Bulk: SQS batches of 16" in text
+    # And the handler wrote its result line and EMF blob on every checked invocation, and on the
+    # bulk phase's warm-up batches a result line per message, all of them published
+    assert {"bulk-throughput", "bulk-memory"} <= set(report["checks"])
     assert report["checks_pass"], report["checks"]
     assert report["xray_segments_received"] > 0
