@@ -15,7 +15,7 @@ response itself is the easy part: a list of message ids.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,15 +68,19 @@ class SqsCaller:
             failed.extend(e.request_id for e, ok in zip(events, accepted, strict=True) if not ok)
             record_publishing(sum(accepted), len(accepted) - sum(accepted))
 
-        for message, result in _results(messages, invocation):
+        for message, result, more_ready in _results(messages, invocation):
             refused = isinstance(message.request, CancelResult)
             if result is None or result.status_code >= 500 or refused:
                 # Not started in time, a retryable failure, or invalid: delivered again (an
                 # invalid message ends in the dead-letter queue, where an operator sees it).
                 failed.append(message.message_id)
-                continue
-            ready.append(ResultEvent(result, self.name, message.message_id))
-            if len(ready) == MAX_ENTRIES_PER_CALL:
+            else:
+                ready.append(ResultEvent(result, self.name, message.message_id))
+            # Publish while the last cancels are still in flight, so that little follows the last
+            # cancel: when ten results are ready (PutEvents' limit), or when every cancel has
+            # started and no other result is waiting to be read (a call before then would take
+            # CPU from cancels waiting to start).
+            if ready and (len(ready) == MAX_ENTRIES_PER_CALL or not more_ready):
                 publish(ready)
                 ready = []
         publish(ready)
@@ -98,19 +102,24 @@ def _message(record: dict[str, Any]) -> _Message:
 
 def _results(
     messages: list[_Message], invocation: Invocation
-) -> Iterator[tuple[_Message, CancelResult | None]]:
-    """Each message's result as it is ready (None: not started before the deadline)."""
+) -> Iterator[tuple[_Message, CancelResult | None, bool]]:
+    """Each message's result as it is ready (None: not started before the deadline), and
+    whether more is ready to be read or waiting to start."""
     deadline = invocation.cancel_deadline(publishes=True)
     start_by = _latest_start(deadline)
     pool = runtime.bulk_pool(invocation.bulk_concurrency)
     futures: dict[Future[CancelResult | None], _Message] = {}
     for message in messages:
         if isinstance(message.request, CancelResult):  # refused here: nothing to send
-            yield message, invocation.run(message.request, message.message_id)
+            yield message, invocation.run(message.request, message.message_id), True
             continue
         futures[pool.submit(_cancel, invocation, message, deadline, start_by)] = message
-    for future in as_completed(futures):
-        yield futures[future], future.result()
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for left, future in enumerate(done, start=1 - len(done)):
+            more = left < 0 or any(other.done() or not other.running() for other in pending)
+            yield futures[future], future.result(), more
 
 
 def _cancel(
