@@ -254,36 +254,43 @@ def test_http_and_direct_results_are_answered_not_published(
 
 @pytest.fixture
 def failing_entries(batch_env: D24Sandbox) -> Iterator[set[int]]:
-    """Positions (in each PutEvents call) of entries the bus will report as failed."""
+    """Cashout ids whose result entries the bus will report as failed, in whatever call."""
     from cashout_cancel import runtime
 
     failing: set[int] = set()
 
-    def fail_some(parsed: dict[str, Any], **_: Any) -> None:
+    def note_cashouts(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["cashout_ids"] = [json.loads(e["Detail"])["cashout_id"] for e in params["Entries"]]
+
+    def fail_some(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         entries = parsed.get("Entries", [])
-        for position in failing:
-            if position < len(entries):
+        for position, cashout_id in enumerate(context.get("cashout_ids", [])):
+            if cashout_id in failing and position < len(entries):
                 entries[position] = {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
         parsed["FailedEntryCount"] = sum(1 for e in entries if "ErrorCode" in e)
 
     client = runtime.events_client()
+    client.meta.events.register("before-parameter-build.events.PutEvents", note_cashouts)
     client.meta.events.register("after-call.events.PutEvents", fail_some)
     yield failing
+    client.meta.events.unregister("before-parameter-build.events.PutEvents", note_cashouts)
     client.meta.events.unregister("after-call.events.PutEvents", fail_some)
 
 
 def test_entries_the_bus_refuses_are_the_messages_handed_back(
     batch_env: D24Sandbox, failing_entries: set[int]
 ) -> None:
-    # Given a bus that refuses the 2nd and 4th entry of every PutEvents call
-    failing_entries.update({1, 3})
+    # Given a bus that refuses the results of two of the cashouts
+    failing_entries.update({1002, 1004})
     event = sqs_event(*(request(i) for i in (1001, 1002, 1003, 1004, 1005)))
 
     # When the batch runs (all five cancel)
     failed = invoke_batch(event)
 
-    # Then exactly two messages come back, and their retry will publish ALREADY_CANCELLED
-    assert len(failed) == 2
+    # Then exactly their two messages come back; their retry will publish ALREADY_CANCELLED
+    refused = {r["messageId"] for r in event["Records"] if json.loads(r["body"])["cashout_id"]
+               in (1002, 1004)}  # fmt: skip
+    assert set(failed) == refused
     assert all(batch_env.status_of(i) == CANCELLED for i in (1001, 1002, 1003, 1004, 1005))
 
 
@@ -312,7 +319,7 @@ def test_an_eventbridge_result_that_cannot_be_published_raises_for_lambda_to_ret
     from cashout_cancel.handler import lambda_handler
 
     # Given a bus refusing the entry
-    failing_entries.add(0)
+    failing_entries.add(1001)
     event = eventbridge_event(request(1001), event_id="ev-3")
 
     # When the event is handled, Then it raises although the cancel went through
