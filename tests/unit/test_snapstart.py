@@ -43,10 +43,10 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """How many times settings and the HTTP connection pool were built."""
     counts = {"settings": 0, "pool": 0}
 
-    def counted(name: str, build: Callable[[], Any]) -> Callable[[], Any]:
-        def wrapper() -> Any:
+    def counted(name: str, build: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             counts[name] += 1
-            return build()
+            return build(*args, **kwargs)
 
         return wrapper
 
