@@ -31,7 +31,7 @@ from typing import Any
 
 from local.d24_sandbox import CANCELLED, COMPLETED, PENDING, D24Sandbox, Fault, FaultTarget
 from local.dashboard import emf, stand_ins
-from local.demo import Row, local_function, run_event
+from local.demo import RESULTS_BUS, Row, local_function, run_event
 from local.function_env import FUNCTION_ENV
 from tests.builders import api_http_event, api_rest_event, direct_event, eventbridge_event
 
@@ -75,7 +75,11 @@ def run(seed: int = 7) -> Traffic:
     """Run the plan through the real handler; the documents carry simulated timestamps."""
     with local_function() as (sandbox, handler), tempfile.TemporaryDirectory() as scratch:
         _configure()
-        traffic = Traffic(namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"])
+        # The namespace the function's metrics object was built with (when its module was first
+        # imported), which is the one its EMF documents carry.
+        from cashout_cancel.observability import NAMESPACE
+
+        traffic = Traffic(namespace=NAMESPACE)
         calls: list[stand_ins.Invocation] = []
         plan = sorted(_plan(random.Random(seed), sandbox), key=lambda call: call.second)
         for call in plan:
@@ -89,7 +93,7 @@ def run(seed: int = 7) -> Traffic:
 def _configure() -> None:
     """The template's literal settings, a results bus on the local AWS, a short D24 timeout."""
     os.environ.update(FUNCTION_ENV)
-    os.environ.setdefault("RESULTS_EVENT_BUS", "default")
+    os.environ["RESULTS_EVENT_BUS"] = RESULTS_BUS
     os.environ["D24_TIMEOUT_SECONDS"] = LOCAL_READ_TIMEOUT_S
     # The result lines of hundreds of calls (ERROR for every 5xx) would bury the tool's output;
     # the EMF lines, which this reads, are printed apart from the logger.

@@ -17,7 +17,7 @@ from . import runtime
 from .cancel import configuration_error
 from .deadline import Deadline
 from .errors import ConfigurationError
-from .observability import logger, record_result, use_caller_dimension
+from .observability import logger, record_publishing, record_result, use_caller_dimension
 from .outcomes import CancelResult, Outcome
 from .result_events import ResultEvent
 from .validation import CancelRequest
@@ -83,13 +83,17 @@ class Invocation:
         return result
 
     def publish(self, events: Sequence[ResultEvent]) -> list[bool]:
-        """Put result events on the results bus; for each, whether it was accepted."""
+        """Put result events on the results bus; for each, whether it was accepted (counted in
+        the ResultsPublished and ResultsNotPublished metrics)."""
         if not events:
             return []
         built = self._runtime
         if isinstance(built, ConfigurationError):
-            return [False] * len(events)
-        return built.publisher.publish(events, self.deadline)
+            accepted = [False] * len(events)
+        else:
+            accepted = built.publisher.publish(events, self.deadline)
+        record_publishing(sum(accepted), len(accepted) - sum(accepted))
+        return accepted
 
     def _result(
         self, request: CancelRequest | CancelResult, publishes: bool, deadline: Deadline | None

@@ -382,3 +382,16 @@ def test_each_message_s_result_line_carries_its_message_id(
     assert emf["CANCELLED"] == [1.0, 1.0]
     assert emf["BatchItemFailures"] == [1.0]
     assert sum(emf["ResultsPublished"]) == 2.0
+
+
+def test_an_eventbridge_result_published_is_counted_under_its_caller(
+    batch_env: D24Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cashout_cancel.handler import lambda_handler
+
+    lambda_handler(eventbridge_event(request(1001)), LambdaContext())
+
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf["caller"] == "eventbridge"
+    assert emf["ResultsPublished"] == [1.0]
+    assert emf["CANCELLED"] == [1.0]

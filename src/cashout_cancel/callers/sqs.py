@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime
 from ..deadline import Deadline
 from ..errors import ConfigurationError
-from ..observability import record_batch_item_failures, record_publishing
+from ..observability import record_batch_item_failures
 from ..outcomes import CancelResult
 from ..result_events import MAX_ENTRIES_PER_CALL, ResultEvent
 from ..validation import CancelRequest, InvalidRequest, parse_json_object
@@ -66,7 +66,6 @@ class SqsCaller:
         def publish(events: list[ResultEvent]) -> None:
             accepted = invocation.publish(events)
             failed.extend(e.request_id for e, ok in zip(events, accepted, strict=True) if not ok)
-            record_publishing(sum(accepted), len(accepted) - sum(accepted))
 
         for message, result, more_ready in _results(messages, invocation):
             refused = isinstance(message.request, CancelResult)
