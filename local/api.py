@@ -337,9 +337,7 @@ def _artifact_handler(
 ) -> Iterator[Handler]:
     """The built artifact in its own process under awslambdaric, its secret in a Secrets Manager
     it reaches over a socket (moto's server: an in-process mock cannot serve another process)."""
-    import boto3
-
-    from local.demo import local_secrets_manager
+    from local.demo import local_client, local_secrets_manager
     from local.lambda_artifact import (
         DEFAULT_BUILD_DIR,
         RuntimeHandler,
@@ -349,13 +347,7 @@ def _artifact_handler(
     from local.lambda_environment import LocalLambda
 
     with local_secrets_manager() as endpoint:
-        client = boto3.client(
-            "secretsmanager",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        client = local_client("secretsmanager", endpoint)
         client.create_secret(Name=LOCAL_SECRET_ID, SecretString=json.dumps(credentials))
         environment = function_environment(
             d24_base_url=base_url, secret_id=LOCAL_SECRET_ID, aws_endpoint_url=endpoint

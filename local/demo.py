@@ -165,6 +165,21 @@ def local_secrets_manager() -> Iterator[str]:
         server.stop()
 
 
+def local_client(service: str, endpoint: str) -> Any:
+    """A boto3 client for `service` on the local AWS at `endpoint`, with dummy credentials that
+    can reach no real account."""
+    import boto3
+
+    make: Any = boto3.client  # the stubs type only literal service names
+    return make(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
 def configure_environment(sandbox: D24Sandbox, endpoint: str, verbose: bool) -> None:
     """The function's environment, as template.yaml sets it, pointed at the local services."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from local.d24_sandbox import D24Sandbox
-from local.demo import RESULTS_BUS, local_secrets_manager
+from local.demo import RESULTS_BUS, local_client, local_secrets_manager
 from local.lambda_artifact import FUNCTION_ID, function_config, function_environment
 from local.lambda_environment import LocalLambda
 
@@ -86,13 +85,7 @@ def sandbox() -> Iterator[D24Sandbox]:
 def environment(sandbox: D24Sandbox, secrets_endpoint: str) -> dict[str, str]:
     """The function's environment as the template sets it, pointed at the local services, with
     the sandbox's credentials in the secret."""
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=secrets_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = local_client("secretsmanager", secrets_endpoint)
     # moto keeps one store per process, which other tests' mock_aws() resets: write it now.
     secret = json.dumps(sandbox.credentials)
     try:
@@ -111,13 +104,7 @@ def environment(sandbox: D24Sandbox, secrets_endpoint: str) -> dict[str, str]:
 
 def create_results_bus(endpoint: str) -> None:
     """The results bus on the local AWS endpoint, for the EventBridge and SQS events."""
-    events = boto3.client(
-        "events",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    events = local_client("events", endpoint)
     with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
         events.create_event_bus(Name=RESULTS_BUS)
 
