@@ -21,7 +21,7 @@ def _first_call_uncollected(handler: Handler) -> Handler:
     The first invocation builds what every later one reuses: it imports boto3, makes the Secrets
     Manager client and the session, opens the first connection. All of it lives as long as the
     container, so collecting while it is built finds next to nothing (a few hundred objects) and
-    cost ~25 ms of the cold start (`make bench`, README, Performance). Once the first answer is
+    cost ~25 ms of the cold start (`make bench`, docs/performance.md). Once the first answer is
     ready, everything that exists is frozen, out of the collector's reach for good (later
     collections skip ~120,000 long-lived objects), and the collector resumes as before. The
     price: the few hundred objects init left unreachable (~130 kB) are never reclaimed.

@@ -1,9 +1,9 @@
 """SQS: bulk cancels from a queue worked by Lambda's SQS event source (CONTRACT section 9).
 
 Each message body is the direct-invoke object as JSON. The batch's cancels run side by side, at
-most BULK_CONCURRENCY at once; each result is published for the ledger as soon as ten are ready
-(or at the end), while later cancels are still in flight. The answer is the partial batch
-response: the messages to deliver again.
+most BULK_CONCURRENCY at once; results are published for the ledger while the last cancels are
+still in flight (ten to a PutEvents call at most). The answer is the partial batch response: the
+messages to deliver again.
 
 Why not Powertools' batch utility: `BatchProcessor` runs the record handler for one record after
 another, and `AsyncBatchProcessor` gathers every record at once on an event loop. Neither bounds
