@@ -136,6 +136,7 @@ class Received:
     signature_valid: bool
     endpoint: Endpoint
     client_port: int = 0  # the client's TCP port: requests on one kept-alive connection share it
+    at: float = 0.0  # when it was read, time.time(): it is not answered before at + latency
 
     def header(self, name: str) -> str | None:
         """A header's value, whatever the case of its name, or None."""
@@ -555,7 +556,9 @@ class D24Sandbox:
             valid = hmac.compare_digest(
                 expected.hexdigest().encode("ascii"), provided.encode("latin-1", "replace")
             )
-            record = Received(method, path, headers, body, valid, endpoint, client_port)
+            record = Received(
+                method, path, headers, body, valid, endpoint, client_port, time.time()
+            )
             self._received.append(record)
         return record
 

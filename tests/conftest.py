@@ -68,24 +68,36 @@ class ResultsTap:
 
     def __init__(self, sqs: Any, queue_url: str) -> None:
         self._sqs, self._queue_url = sqs, queue_url
-        self._seen: list[dict[str, Any]] = []
+        self._seen: list[tuple[dict[str, Any], float]] = []  # each event, and when it was put
 
     def events(self) -> list[dict[str, Any]]:
         """Every event published so far, oldest first (EventBridge's envelope, detail parsed)."""
-        while True:
-            batch = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10)
-            messages = batch.get("Messages", [])
-            if not messages:
-                return list(self._seen)
-            for message in messages:
-                self._seen.append(json.loads(message["Body"]))
-                self._sqs.delete_message(
-                    QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        return [event for event, _ in self._read()]
 
     def details(self) -> list[dict[str, Any]]:
         """The detail of every event published so far."""
         return [event["detail"] for event in self.events()]
+
+    def put_at(self) -> list[float]:
+        """When each event was put on the bus (time.time(), to the millisecond), oldest first."""
+        return [at for _, at in self._read()]
+
+    def _read(self) -> list[tuple[dict[str, Any], float]]:
+        while True:
+            batch = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=10,
+                MessageSystemAttributeNames=["SentTimestamp"],
+            )
+            messages = batch.get("Messages", [])
+            if not messages:
+                return list(self._seen)
+            for message in messages:
+                sent = int(message["Attributes"]["SentTimestamp"]) / 1000
+                self._seen.append((json.loads(message["Body"]), sent))
+                self._sqs.delete_message(
+                    QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
 
 
 @pytest.fixture

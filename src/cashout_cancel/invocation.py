@@ -64,23 +64,37 @@ class Invocation:
         publishes: bool = False,
         deadline: Deadline | None = None,
     ) -> CancelResult:
-        """The result of one request: cancelled at D24, or the refusal passed through.
-
-        Never raises: a bug is logged with the correlation id and answered INTERNAL_ERROR. The
-        result line and the metrics are recorded here, for every caller alike.
-        """
+        """The result of one request: cancelled at D24, or the refusal passed through, with its
+        result line and metrics recorded (`settle`, then `record`)."""
         started = time.perf_counter()
+        result = self.settle(request, correlation_id, publishes=publishes, deadline=deadline)
+        self.record(result, correlation_id, time.perf_counter() - started)
+        return result
+
+    def settle(
+        self,
+        request: CancelRequest | CancelResult,
+        correlation_id: str,
+        *,
+        publishes: bool = False,
+        deadline: Deadline | None = None,
+    ) -> CancelResult:
+        """The result of one request, without recording it. Never raises: a bug is logged with
+        the correlation id and answered INTERNAL_ERROR."""
         try:
-            result = self._result(request, publishes, deadline)
+            return self._result(request, publishes, deadline)
         except Exception:
             # The correlation id goes with each line (requests of a bulk batch run side by side,
             # so no logger-wide key could hold it).
             logger.exception(
                 "unexpected error while cancelling", extra={"correlation_id": correlation_id}
             )
-            result = CancelResult(Outcome.INTERNAL_ERROR)
-        record_result(result, self.caller, correlation_id, (time.perf_counter() - started) * 1000)
-        return result
+            return CancelResult(Outcome.INTERNAL_ERROR)
+
+    def record(self, result: CancelResult, correlation_id: str, seconds: float) -> None:
+        """The result line and the metrics of one request that took `seconds`, for every caller
+        alike."""
+        record_result(result, self.caller, correlation_id, seconds * 1000)
 
     def publish(self, events: Sequence[ResultEvent]) -> list[bool]:
         """Put result events on the results bus; for each, whether it was accepted (counted in

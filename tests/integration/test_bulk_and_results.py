@@ -177,6 +177,29 @@ def test_no_more_than_bulk_concurrency_cancels_are_in_flight_at_d24(
     assert len(results.details()) == 20
 
 
+def test_first_results_are_published_while_the_last_cancels_are_in_flight(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given D24 taking 300 ms per request, and a batch of 16 worked 8 at a time
+    monkeypatch.setenv("BULK_CONCURRENCY", "8")
+    batch_env.latency = 0.3
+    ids = range(5101, 5117)
+    for cashout_id in ids:
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+
+    # When the batch runs
+    failed = invoke_batch(sqs_event(*(request(i) for i in ids)))
+
+    # Then the first eight results were on the bus before D24 could have answered the last
+    # cancel (it answers no request sooner than its latency after reading it): little is left
+    # to publish once the last cancel is done
+    assert failed == []
+    last_read = max(r.at for r in batch_env.received("cancel"))
+    put_at = results.put_at()
+    assert len(put_at) == 16
+    assert sum(at < last_read + batch_env.latency - 0.01 for at in put_at) >= 8
+
+
 def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
     batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
 ) -> None:

@@ -258,6 +258,9 @@ def test_a_message_that_fails_every_receive_ends_in_the_dead_letter_queue(queues
 
 def test_no_more_than_maximum_concurrency_invocations_run_at_once(queues: Queues) -> None:
     # Given 30 messages and three execution environments that each take a while to answer
+    # (under a visibility timeout no invocation can outlast: with one second, a busy test machine
+    # saw a message come back, and this test is about concurrency, not redelivery)
+    queues.sqs.set_queue_attributes(QueueUrl=queues.url, Attributes={"VisibilityTimeout": "60"})
     queues.send(*(f"m{n}" for n in range(30)))
     running, peak, lock = 0, 0, threading.Lock()
 

@@ -14,9 +14,12 @@ response itself is the easy part: a list of message ids.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime
@@ -51,6 +54,11 @@ class _Message:
     message_id: str
     request: CancelRequest | CancelResult
 
+    @property
+    def refused(self) -> bool:
+        """Refused here (invalid): nothing is sent for it."""
+        return isinstance(self.request, CancelResult)
+
 
 class SqsCaller:
     """A queue of bulk cancels; a message is done unless it is listed for redelivery."""
@@ -62,27 +70,42 @@ class SqsCaller:
         messages = [_message(record) for record in event["Records"]]
         failed: list[str] = []
         ready: list[ResultEvent] = []
+        unrecorded: list[tuple[_Message, CancelResult | None, float]] = []
+        published_early = False
 
         def publish(events: list[ResultEvent]) -> None:
             accepted = invocation.publish(events)
             failed.extend(e.request_id for e, ok in zip(events, accepted, strict=True) if not ok)
 
-        for message, result, more_ready in _results(messages, invocation):
-            refused = isinstance(message.request, CancelResult)
-            if result is None or result.status_code >= 500 or refused:
+        def record() -> None:
+            for message, result, seconds in unrecorded:
+                if result is not None:
+                    invocation.record(result, message.message_id, seconds)
+            unrecorded.clear()
+
+        for message, result, seconds, progress in _results(messages, invocation):
+            unrecorded.append((message, result, seconds))
+            if result is None or result.status_code >= 500 or message.refused:
                 # Not started in time, a retryable failure, or invalid: delivered again (an
                 # invalid message ends in the dead-letter queue, where an operator sees it).
                 failed.append(message.message_id)
             else:
                 ready.append(ResultEvent(result, self.name, message.message_id))
-            # Publish while the last cancels are still in flight, so that little follows the last
-            # cancel: when ten results are ready (PutEvents' limit), or when every cancel has
-            # started and no other result is waiting to be read (a call before then would take
-            # CPU from cancels waiting to start).
-            if ready and (len(ready) == MAX_ENTRIES_PER_CALL or not more_ready):
-                publish(ready)
-                ready = []
+            if progress.waiting:
+                continue  # the CPU goes to the cancels waiting to start; the rest can wait
+            # Results are put on the bus while the last cancels are in flight, so that little
+            # follows the last cancel: ten at a time (PutEvents' limit), and once when the last
+            # cancel has started and nothing else is ready to be read.
+            if len(ready) >= MAX_ENTRIES_PER_CALL or (
+                ready and progress.in_flight and not progress.ready and not published_early
+            ):
+                published_early = True
+                publish(ready[:MAX_ENTRIES_PER_CALL])
+                del ready[:MAX_ENTRIES_PER_CALL]
+            if progress.in_flight or progress.ready:
+                record()  # while cancels are in flight; after the last one, publishing goes first
         publish(ready)
+        record()
         record_batch_item_failures(len(failed))
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
@@ -99,35 +122,85 @@ def _message(record: dict[str, Any]) -> _Message:
     return _Message(message_id, direct.to_request(payload))
 
 
+@dataclass(frozen=True)
+class _Progress:
+    """Where the batch stands when a result is handed out."""
+
+    waiting: bool  # cancels wait for a worker to start them
+    ready: bool  # other results are ready to be handed out
+    in_flight: int  # cancels started and not finished
+
+
+_Settled = tuple[CancelResult, float] | None  # a result and its seconds; None: never started
+
+
+class _Cancels:
+    """A batch's cancels on the bulk pool, at most BULK_CONCURRENCY at once; results are handed
+    out as they are ready.
+
+    The workers only cancel; whatever is done with a result happens on the batch's thread, so a
+    worker starts the next cancel the moment D24 has answered the last one."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        self._invocation = invocation
+        self._deadline = invocation.cancel_deadline(publishes=True)
+        self._start_by = _latest_start(self._deadline)
+        self._pool = runtime.bulk_pool(invocation.bulk_concurrency)
+        self._lock = threading.Lock()
+        self._waiting = 0  # submitted, not yet picked up by a worker
+        self._unread = 0  # submitted, not yet handed out
+        self._finished: SimpleQueue[Future[_Settled]] = SimpleQueue()
+        self._messages: dict[Future[_Settled], _Message] = {}
+
+    def submit(self, message: _Message) -> None:
+        with self._lock:
+            self._waiting += 1
+        self._unread += 1
+        future = self._pool.submit(self._cancel, message)
+        self._messages[future] = message
+        future.add_done_callback(self._finished.put)
+
+    def results(self) -> Iterator[tuple[_Message, CancelResult | None, float, _Progress]]:
+        """Each message's result as it is ready (None: not started before the deadline), the
+        seconds it took, and where the batch stands."""
+        while self._unread:
+            future = self._finished.get()
+            self._unread -= 1
+            settled = future.result()
+            ready = self._finished.qsize()
+            with self._lock:
+                waiting = self._waiting
+            progress = _Progress(waiting > 0, ready > 0, self._unread - ready - waiting)
+            result, seconds = (None, 0.0) if settled is None else settled
+            yield self._messages.pop(future), result, seconds, progress
+
+    def _cancel(self, message: _Message) -> _Settled:
+        with self._lock:
+            self._waiting -= 1
+        # Queued behind the cancels in flight: start only if there is still time for a whole one.
+        if self._deadline.remaining() < self._start_by:
+            return None
+        started = time.perf_counter()
+        result = self._invocation.settle(
+            message.request, message.message_id, publishes=True, deadline=self._deadline
+        )
+        return result, time.perf_counter() - started
+
+
 def _results(
     messages: list[_Message], invocation: Invocation
-) -> Iterator[tuple[_Message, CancelResult | None, bool]]:
-    """Each message's result as it is ready (None: not started before the deadline), and
-    whether more is ready to be read or waiting to start."""
-    deadline = invocation.cancel_deadline(publishes=True)
-    start_by = _latest_start(deadline)
-    pool = runtime.bulk_pool(invocation.bulk_concurrency)
-    futures: dict[Future[CancelResult | None], _Message] = {}
+) -> Iterator[tuple[_Message, CancelResult | None, float, _Progress]]:
+    """Each message's result as it is ready: the refused ones first, then the cancels."""
+    cancels = _Cancels(invocation)
+    refusals: list[tuple[_Message, CancelResult]] = []
     for message in messages:
-        if isinstance(message.request, CancelResult):  # refused here: nothing to send
-            yield message, invocation.run(message.request, message.message_id), True
-            continue
-        futures[pool.submit(_cancel, invocation, message, deadline, start_by)] = message
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for left, future in enumerate(done, start=1 - len(done)):
-            more = left < 0 or any(other.done() or not other.running() for other in pending)
-            yield futures[future], future.result(), more
-
-
-def _cancel(
-    invocation: Invocation, message: _Message, deadline: Deadline, start_by: float
-) -> CancelResult | None:
-    # Queued behind the cancels in flight: start only if there is still time for a whole one.
-    if deadline.remaining() < start_by:
-        return None
-    return invocation.run(message.request, message.message_id, publishes=True, deadline=deadline)
+        if isinstance(message.request, CancelResult):
+            refusals.append((message, message.request))
+        else:
+            cancels.submit(message)
+    for message, refused in refusals:  # refused here: nothing to send, nothing to wait for
+        yield message, refused, 0.0, _Progress(waiting=True, ready=True, in_flight=0)
+    yield from cancels.results()
 
 
 def _latest_start(deadline: Deadline) -> float:
