@@ -4,7 +4,8 @@ The whole fault suite (every case of `D24_FAULTS` and `SECRET_FAULTS`, a rotated
 D24 echoing our credentials back) runs for every caller with distinctive credentials, the
 function's logger and the root logger at DEBUG. Then none of login, pass, secret_key or any
 Payload-Signature that was sent may appear in stdout or stderr, in any log record, in any
-response, or in any raised exception (its text, attributes and chained causes).
+response, or in any raised exception (its text, attributes and chained causes); nor, for the
+callers nobody waits on, in any result event published for the ledger (section 10).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 import pytest
 
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.conftest import SECRET_ID, Invoke
+from tests.builders import eventbridge_event, sqs_event
+from tests.conftest import SECRET_ID, Invoke, ResultsTap
 from tests.faults.test_d24_faults import D24_FAULTS, READ_TIMEOUT
 from tests.faults.test_secrets_faults import SECRET_FAULTS, SecretWorld, fresh_secret
 from tests.integration.via import ENTRIES, event_for
@@ -266,3 +268,57 @@ def test_no_form_of_a_credential_leaks_from_any_field_d24_answers(
         for form in leak_forms(secret):
             leaks = [text for text in texts if form in text]
             assert not leaks, f"a form of a credential leaked: {leaks[0][:300]}"
+
+
+@pytest.mark.parametrize("caller", ["eventbridge", "sqs"])
+@pytest.mark.parametrize(
+    "merchant_secret", [ESCAPED_SECRET], ids=["escapable-credentials"], indirect=False
+)
+def test_no_form_of_a_credential_reaches_a_result_event(
+    caller: str, merchant_secret: dict[str, str], invoke: Invoke, d24: D24Sandbox,
+    results: ResultsTap,
+) -> None:  # fmt: skip
+    from cashout_cancel.credentials import Credentials
+    from cashout_cancel.d24_client import encode_body
+    from cashout_cancel.signing import sign
+
+    credentials = Credentials(*merchant_secret.values())
+    secrets = [*merchant_secret.values()]
+    signatures: set[str] = set()
+    answers: list[str] = []
+    body = encode_body(credentials, 2003, "ext-2003").decode()
+    signature = sign(credentials.secret_key, body.encode())
+    for form in [body, signature, *(f for s in secrets for f in leak_forms(s))]:
+        quoted = f"you sent {form}"
+        # Given D24 quoting it in each field of a refusal and of a status answer, which a final
+        # NOT_CANCELLABLE passes on to the ledger
+        d24.reset()
+        d24.inject(Fault.status(412, {"code": quoted, "message": quoted}))
+        d24.inject(
+            Fault.status(
+                200,
+                {
+                    "cashout_status": 3,
+                    "cashout_status_description": quoted,
+                    "rejection_code": quoted,
+                    "rejection_reason": quoted,
+                },
+            ),
+            endpoint="status",
+        )
+        # When an asynchronous caller asks to cancel
+        request = {"cashout_id": 2003, "external_id": "ext-2003"}
+        event = eventbridge_event(request) if caller == "eventbridge" else sqs_event(request)
+        answers.append(json.dumps(invoke(event)))
+        signatures |= {r.header("Payload-Signature") or "" for r in d24.received()} - {""}
+
+    # Then every result was published, and no form of any credential or signature is in it
+    published = [json.dumps(event) for event in results.events()]
+    assert len(published) == len(answers)
+    assert all('"outcome": "NOT_CANCELLABLE"' in event for event in published)
+    assert any("withheld" in event for event in published)
+    assert signatures == {signature}
+    for secret in [*secrets, signature]:
+        for form in leak_forms(secret):
+            leaks = [text for text in [*published, *answers] if form in text]
+            assert not leaks, f"a form of a credential reached a result event: {leaks[0][:300]}"
