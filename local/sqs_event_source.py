@@ -276,7 +276,16 @@ class SqsEventSource:
         return [dict(message) for message in answer.get("Messages", [])]
 
     def _drained(self) -> bool:
-        """Nothing visible and nothing in flight: no message can come back."""
+        """Nothing visible and nothing in flight, twice in a row: no message can come back.
+
+        Twice, because the counts are not read at one instant: a message whose visibility
+        timeout ends between the reading of the visible count and of the in-flight count is in
+        neither (seen on a busy machine: a handed-back message never came back). In the second
+        reading it is visible, or in flight again if another poller took it.
+        """
+        return self._empty() and self._empty()
+
+    def _empty(self) -> bool:
         answer = self._client.get_queue_attributes(
             QueueUrl=self.mapping.queue_url,
             AttributeNames=[

@@ -70,7 +70,7 @@ class SqsCaller:
         messages = [_message(record) for record in event["Records"]]
         failed: list[str] = []
         ready: list[ResultEvent] = []
-        unrecorded: list[tuple[_Message, CancelResult | None, float]] = []
+        unrecorded: list[_Settled] = []
         published_early = False
 
         def publish(events: list[ResultEvent]) -> None:
@@ -78,19 +78,21 @@ class SqsCaller:
             failed.extend(e.request_id for e, ok in zip(events, accepted, strict=True) if not ok)
 
         def record() -> None:
-            for message, result, seconds in unrecorded:
-                if result is not None:
-                    invocation.record(result, message.message_id, seconds)
+            for settled in unrecorded:
+                if settled.result is not None:
+                    invocation.record(settled.result, settled.message.message_id, settled.seconds)
             unrecorded.clear()
 
-        for message, result, seconds, progress in _results(messages, invocation):
-            unrecorded.append((message, result, seconds))
-            if result is None or result.status_code >= 500 or message.refused:
-                # Not started in time, a retryable failure, or invalid: delivered again (an
-                # invalid message ends in the dead-letter queue, where an operator sees it).
-                failed.append(message.message_id)
-            else:
-                ready.append(ResultEvent(result, self.name, message.message_id))
+        for settled, progress in _progress(messages, invocation):
+            if settled is not None:
+                unrecorded.append(settled)
+                message, result = settled.message, settled.result
+                if result is None or result.status_code >= 500 or message.refused:
+                    # Not started in time, a retryable failure, or invalid: delivered again (an
+                    # invalid message ends in the dead-letter queue, where an operator sees it).
+                    failed.append(message.message_id)
+                else:
+                    ready.append(ResultEvent(result, self.name, message.message_id))
             if progress.waiting:
                 continue  # the CPU goes to the cancels waiting to start; the rest can wait
             # Results are put on the bus while the last cancels are in flight, so that little
@@ -123,20 +125,29 @@ def _message(record: dict[str, Any]) -> _Message:
 
 
 @dataclass(frozen=True)
+class _Settled:
+    """A message's result (None: not started before the deadline) and the seconds it took."""
+
+    message: _Message
+    result: CancelResult | None
+    seconds: float
+
+
+@dataclass(frozen=True)
 class _Progress:
-    """Where the batch stands when a result is handed out."""
+    """Where the batch stands."""
 
     waiting: bool  # cancels wait for a worker to start them
-    ready: bool  # other results are ready to be handed out
+    ready: bool  # results are ready to be handed out
     in_flight: int  # cancels started and not finished
 
 
-_Settled = tuple[CancelResult, float] | None  # a result and its seconds; None: never started
+_ALL_STARTED = None  # what a worker says when it starts the last cancel that was waiting
 
 
 class _Cancels:
-    """A batch's cancels on the bulk pool, at most BULK_CONCURRENCY at once; results are handed
-    out as they are ready.
+    """A batch's cancels on the bulk pool, at most BULK_CONCURRENCY at once; each result is
+    handed out as it is ready.
 
     The workers only cancel; whatever is done with a result happens on the batch's thread, so a
     worker starts the next cancel the moment D24 has answered the last one."""
@@ -147,49 +158,50 @@ class _Cancels:
         self._start_by = _latest_start(self._deadline)
         self._pool = runtime.bulk_pool(invocation.bulk_concurrency)
         self._lock = threading.Lock()
-        self._waiting = 0  # submitted, not yet picked up by a worker
+        self._waiting = 0  # submitted, not yet started by a worker
         self._unread = 0  # submitted, not yet handed out
-        self._finished: SimpleQueue[Future[_Settled]] = SimpleQueue()
-        self._messages: dict[Future[_Settled], _Message] = {}
+        # Finished cancels, and _ALL_STARTED: a result handed out while a cancel still waited
+        # may be the last one for a while, and the batch's thread must not sleep on it.
+        self._news: SimpleQueue[Future[_Settled] | None] = SimpleQueue()
 
     def submit(self, message: _Message) -> None:
         with self._lock:
             self._waiting += 1
         self._unread += 1
-        future = self._pool.submit(self._cancel, message)
-        self._messages[future] = message
-        future.add_done_callback(self._finished.put)
+        self._pool.submit(self._cancel, message).add_done_callback(self._news.put)
 
-    def results(self) -> Iterator[tuple[_Message, CancelResult | None, float, _Progress]]:
-        """Each message's result as it is ready (None: not started before the deadline), the
-        seconds it took, and where the batch stands."""
+    def progress(self) -> Iterator[tuple[_Settled | None, _Progress]]:
+        """Each result as it is ready, and where the batch stands then; or no result, only the
+        news that every cancel has started."""
         while self._unread:
-            future = self._finished.get()
-            self._unread -= 1
-            settled = future.result()
-            ready = self._finished.qsize()
+            news = self._news.get()
+            settled = None
+            if news is not _ALL_STARTED:
+                self._unread -= 1
+                settled = news.result()
+            ready = self._news.qsize()  # an _ALL_STARTED among them is counted: no harm
             with self._lock:
                 waiting = self._waiting
-            progress = _Progress(waiting > 0, ready > 0, self._unread - ready - waiting)
-            result, seconds = (None, 0.0) if settled is None else settled
-            yield self._messages.pop(future), result, seconds, progress
+            yield settled, _Progress(waiting > 0, ready > 0, self._unread - ready - waiting)
 
     def _cancel(self, message: _Message) -> _Settled:
         with self._lock:
             self._waiting -= 1
+            if self._waiting == 0:
+                self._news.put(_ALL_STARTED)
         # Queued behind the cancels in flight: start only if there is still time for a whole one.
         if self._deadline.remaining() < self._start_by:
-            return None
+            return _Settled(message, None, 0.0)
         started = time.perf_counter()
         result = self._invocation.settle(
             message.request, message.message_id, publishes=True, deadline=self._deadline
         )
-        return result, time.perf_counter() - started
+        return _Settled(message, result, time.perf_counter() - started)
 
 
-def _results(
+def _progress(
     messages: list[_Message], invocation: Invocation
-) -> Iterator[tuple[_Message, CancelResult | None, float, _Progress]]:
+) -> Iterator[tuple[_Settled | None, _Progress]]:
     """Each message's result as it is ready: the refused ones first, then the cancels."""
     cancels = _Cancels(invocation)
     refusals: list[tuple[_Message, CancelResult]] = []
@@ -199,8 +211,8 @@ def _results(
         else:
             cancels.submit(message)
     for message, refused in refusals:  # refused here: nothing to send, nothing to wait for
-        yield message, refused, 0.0, _Progress(waiting=True, ready=True, in_flight=0)
-    yield from cancels.results()
+        yield _Settled(message, refused, 0.0), _Progress(waiting=True, ready=True, in_flight=0)
+    yield from cancels.progress()
 
 
 def _latest_start(deadline: Deadline) -> float:
