@@ -57,17 +57,12 @@ class Invocation:
         return self.deadline.less(min(PUBLISH_RESERVE_SECONDS, self.deadline.remaining() / 5))
 
     def run(
-        self,
-        request: CancelRequest | CancelResult,
-        correlation_id: str,
-        *,
-        publishes: bool = False,
-        deadline: Deadline | None = None,
+        self, request: CancelRequest | CancelResult, correlation_id: str, *, publishes: bool = False
     ) -> CancelResult:
         """The result of one request: cancelled at D24, or the refusal passed through, with its
         result line and metrics recorded (`settle`, then `record`)."""
         started = time.perf_counter()
-        result = self.settle(request, correlation_id, publishes=publishes, deadline=deadline)
+        result = self.settle(request, correlation_id, publishes=publishes)
         self.record(result, correlation_id, time.perf_counter() - started)
         return result
 

@@ -219,6 +219,20 @@ def leak_forms(secret: str) -> list[str]:
     return sorted(forms | inside_json)
 
 
+def quote_in_every_field(d24: D24Sandbox, quoted: str) -> None:
+    """The next cancel is refused (412) and its status look-up answers Rejected, `quoted` in
+    every field D24 answers: a NOT_CANCELLABLE that passes all of them on."""
+    d24.reset()
+    d24.inject(Fault.status(412, {"code": quoted, "message": quoted}))
+    status = {
+        "cashout_status": 3,
+        "cashout_status_description": quoted,
+        "rejection_code": quoted,
+        "rejection_reason": quoted,
+    }
+    d24.inject(Fault.status(200, status), endpoint="status")
+
+
 @pytest.mark.parametrize(
     "merchant_secret", [ESCAPED_SECRET], ids=["escapable-credentials"], indirect=False
 )
@@ -238,22 +252,8 @@ def test_no_form_of_a_credential_leaks_from_any_field_d24_answers(
         body = encode_body(credentials, cashout_id, f"ext-{cashout_id}").decode()
         signature = sign(credentials.secret_key, body.encode())
         for form in [body, signature, *(f for s in secrets for f in leak_forms(s))]:
-            quoted = f"you sent {form}"
             # Given D24 quoting it in each field of a refusal and of a status answer
-            d24.reset()
-            d24.inject(Fault.status(412, {"code": quoted, "message": quoted}))
-            d24.inject(
-                Fault.status(
-                    200,
-                    {
-                        "cashout_status": 3,
-                        "cashout_status_description": quoted,
-                        "rejection_code": quoted,
-                        "rejection_reason": quoted,
-                    },
-                ),
-                endpoint="status",
-            )
+            quote_in_every_field(d24, f"you sent {form}")
             # When a caller asks to cancel
             assert seen.invoke(invoke, "direct", cashout_id, f"ext-{cashout_id}") == (
                 "NOT_CANCELLABLE"
@@ -289,23 +289,9 @@ def test_no_form_of_a_credential_reaches_a_result_event(
     body = encode_body(credentials, 2003, "ext-2003").decode()
     signature = sign(credentials.secret_key, body.encode())
     for form in [body, signature, *(f for s in secrets for f in leak_forms(s))]:
-        quoted = f"you sent {form}"
         # Given D24 quoting it in each field of a refusal and of a status answer, which a final
         # NOT_CANCELLABLE passes on to the ledger
-        d24.reset()
-        d24.inject(Fault.status(412, {"code": quoted, "message": quoted}))
-        d24.inject(
-            Fault.status(
-                200,
-                {
-                    "cashout_status": 3,
-                    "cashout_status_description": quoted,
-                    "rejection_code": quoted,
-                    "rejection_reason": quoted,
-                },
-            ),
-            endpoint="status",
-        )
+        quote_in_every_field(d24, f"you sent {form}")
         # When an asynchronous caller asks to cancel
         request = {"cashout_id": 2003, "external_id": "ext-2003"}
         event = eventbridge_event(request) if caller == "eventbridge" else sqs_event(request)
