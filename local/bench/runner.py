@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -145,28 +145,58 @@ class ColdRun:
 
     def serve(self, first_id: int, warm: int) -> dict[str, float]:
         """Its cold start and `warm` more cancels: timings (ms) and peak RSS (kB)."""
-        read_fd, write_fd = os.pipe()
-        command = [sys.executable, "-m", "local.bench.coldstart", self.variant, str(write_fd)]
-        with open(self.stdout, "w") as stdout, open(self.stderr, "w") as stderr:
-            subprocess.run(
-                [*command, str(first_id), str(warm)],
-                cwd=REPO,
-                env=self._env,
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=(write_fd,),
-                check=True,
-                timeout=120,
-            )
-        os.close(write_fd)
-        with os.fdopen(read_fd) as results:
-            report: dict[str, float] = json.loads(results.readline())
+
+        def command(fd: int) -> list[str]:
+            coldstart = [sys.executable, "-m", "local.bench.coldstart", self.variant]
+            return [*coldstart, str(fd), str(first_id), str(warm)]
+
+        report: dict[str, float] = _report_of(
+            command,
+            self._env,
+            stdout=self.stdout,
+            stderr=self.stderr,
+            timeout=120,
+        )
         self.invocations = warm + 1
         return report
 
     def check(self, *, traced: bool) -> dict[str, Any]:
         """`check_output` of what this process wrote."""
         return check_output(self.stdout, self.stderr, traced=traced, expected=self.invocations)
+
+
+def _report_of(
+    command: Callable[[int], list[str]],
+    env: dict[str, str],
+    *,
+    stdout: Path | None,
+    stderr: Path,
+    timeout: float,
+) -> dict[str, Any]:
+    """Run one worker to its end; the JSON line it wrote to the pipe whose fd `command` takes.
+
+    Its stdout and stderr go to the files given (stdout None: the worker's own).
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        with ExitStack() as files:
+            out = files.enter_context(open(stdout, "w")) if stdout is not None else None
+            err = files.enter_context(open(stderr, "w"))
+            subprocess.run(
+                command(write_fd),
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=err,
+                pass_fds=(write_fd,),
+                check=True,
+                timeout=timeout,
+            )
+    finally:
+        os.close(write_fd)
+    with os.fdopen(read_fd) as results:
+        report: dict[str, Any] = json.loads(results.readline())
+    return report
 
 
 class BulkRun:
@@ -180,28 +210,24 @@ class BulkRun:
         self, first_id: int, rounds: int, batch_size: int, direct: int = 0, concurrency: int = 8
     ) -> dict[str, Any]:
         """Run the worker; its report (per batch and per direct invoke: wall and CPU seconds)."""
-        read_fd, write_fd = os.pipe()
-        command = [
-            sys.executable, "-m", "local.bench.bulk", self.mode,
-            "--rounds", str(rounds), "--batch-size", str(batch_size), "--direct", str(direct),
-            "--concurrency", str(concurrency),
-            "--first-id", str(first_id), "--result-fd", str(write_fd),
-            "--check-file", str(self.stdout),
-        ]  # fmt: skip
-        with open(self.stderr, "w") as stderr:
-            subprocess.run(
-                command,
-                cwd=REPO,
-                env=self._env,
-                stderr=stderr,
-                pass_fds=(write_fd,),
-                check=True,
-                timeout=900,
-            )
-        os.close(write_fd)
-        with os.fdopen(read_fd) as results:
-            report: dict[str, Any] = json.loads(results.readline())
-        return report
+
+        def command(fd: int) -> list[str]:
+            return [
+                sys.executable, "-m", "local.bench.bulk", self.mode,
+                "--rounds", str(rounds), "--batch-size", str(batch_size), "--direct", str(direct),
+                "--concurrency", str(concurrency),
+                "--first-id", str(first_id), "--result-fd", str(fd),
+                "--check-file", str(self.stdout),
+            ]  # fmt: skip
+
+        # The worker writes its own stdout to the check file (the warm-up's lines, then none).
+        return _report_of(
+            command,
+            self._env,
+            stdout=None,
+            stderr=self.stderr,
+            timeout=900,
+        )
 
     def check(self, batch_size: int) -> dict[str, Any]:
         """The warm-up batch wrote a result line per message (caller sqs), and its EMF counts
