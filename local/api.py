@@ -235,7 +235,7 @@ class LocalApi:
 
     def _start(self) -> None:
         _src_on_path()
-        from cashout_cancel import runtime
+        from cashout_cancel import container
 
         if self._d24_base_url is None:
             self.sandbox = self._stack.enter_context(D24Sandbox())
@@ -249,8 +249,8 @@ class LocalApi:
         if self._secret_id is None and self.runtime != "lambda":
             self._stack.enter_context(_local_secret(LOCAL_SECRET_ID, credentials))
         # A cold container: nothing built against an earlier environment or AWS mock is reused.
-        runtime.reset()
-        self._stack.callback(runtime.reset)
+        container.reset()
+        self._stack.callback(container.reset)
         if self._handler is None and self.runtime == "lambda":
             if self._secret_id is not None:
                 raise ValueError("--runtime lambda serves a local secret only")

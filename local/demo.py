@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cashout_cancel.outcomes import CASHOUT_STATUS_NAMES
+from cashout_cancel.d24.client import CASHOUT_STATUS_NAMES
 from local.bulk_demo.run import (
     DEFAULT_CASHOUTS,
     FUNCTION_TIMEOUT,
@@ -133,7 +133,7 @@ def _describe(status_code: int, outcome: str, before: str, after: str) -> str:
 
 
 def _is_retry(exc: Exception) -> bool:
-    from cashout_cancel.errors import RetryableFailure
+    from cashout_cancel.callers.eventbridge import RetryableFailure
 
     # Through the runtime, the raise comes back as the error Lambda reports (errorType).
     reported = getattr(exc, "error_type", None)

@@ -7,7 +7,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cashout_cancel.validation import CancelRequest, InvalidRequest, parse_request
+from cashout_cancel.cancel.request import CancelRequest, InvalidRequest, parse_request
 
 HEADER = ("cashout_id", "external_id")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cashout_cancel.callers.eventbridge import DETAIL_TYPE
-from cashout_cancel.validation import CancelRequest, InvalidRequest, parse_request
+from cashout_cancel.cancel.request import CancelRequest, InvalidRequest, parse_request
 
 
 @dataclass(frozen=True)

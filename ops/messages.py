@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cashout_cancel.validation import CancelRequest
+from cashout_cancel.cancel.request import CancelRequest
 
 
 def cancel_json(request: CancelRequest) -> str:

@@ -24,7 +24,7 @@ SECRET_KEY = "merchant-signing-key"
 @pytest.fixture(autouse=True)
 def _fresh_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test starts from a cold container: nothing cached, tracing off."""
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "CashoutCancelTests")
@@ -32,9 +32,9 @@ def _fresh_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    runtime.reset()
+    container.reset()
     yield
-    runtime.reset()
+    container.reset()
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ from typing import Any
 from local.d24_sandbox import CANCELLED, COMPLETED, PENDING, D24Sandbox, Fault, FaultTarget
 from local.dashboard import emf, stand_ins
 from local.demo import RESULTS_BUS, Row, local_function, run_event
+from local.events import api_http_event, api_rest_event, direct_event, eventbridge_event
 from local.function_env import FUNCTION_ENV
-from tests.builders import api_http_event, api_rest_event, direct_event, eventbridge_event
 
 MINUTES = 12
 START_MS = 1_767_268_800_000  # 2026-01-01T12:00:00Z: a fixed start, for a reproducible picture

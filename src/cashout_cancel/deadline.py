@@ -1,20 +1,42 @@
-"""The time an invocation has left, so that no attempt starts that cannot finish."""
+"""The time an invocation has left, and blocking calls held to it.
+
+`Deadline` is the point by which the function must have answered (the Lambda deadline less a
+margin). `run_within` runs a blocking call for at most the time left: socket timeouts bound each
+read or write, not a whole call, so a DNS look-up or a TLS handshake that stalls, or a Secrets
+Manager endpoint that accepts and never answers, could otherwise hold an invocation far past its
+deadline. Python cannot interrupt a thread blocked in such a call, so the call runs on a worker
+thread and the caller waits for it at most the time given; past that it goes on without it.
+
+A call the caller stopped waiting for is abandoned: if it has not started yet it never starts (so
+a late request is never sent), and `on_abandon` lets the caller release what the call holds (a
+connection) so that the worker ends soon too.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Below this an attempt cannot do useful work; it is better not to start it.
 MIN_ATTEMPT_SECONDS = 0.1
 # Used when the caller gives no Lambda context (local scripts): generous but bounded.
 DEFAULT_BUDGET_SECONDS = 30.0
+# Enough for the cancels of a bulk batch in flight at once plus calls that were abandoned and have
+# not ended yet; a worker is only started when no idle one is left.
+MAX_WORKERS = 64
 
 
 class Deadline:
     """A point in monotonic time by which the function must have answered."""
 
     def __init__(self, seconds: float) -> None:
+        self.span = seconds  # the time it was given when it was made
         self._end = time.monotonic() + seconds
 
     @classmethod
@@ -28,18 +50,7 @@ class Deadline:
 
     def less(self, seconds: float) -> Deadline:
         """A deadline `seconds` earlier than this one (to keep time for work after it)."""
-        earlier = Deadline(0.0)
-        earlier._end = self._end - seconds
-        return earlier
-
-
-def status_reserve(remaining: float, attempt_limit: float) -> float:
-    """Seconds the cancel attempts leave for the status look-up after them.
-
-    A whole look-up attempt when there is time for both; otherwise half of what is left, so that
-    neither the cancel nor the look-up that may have to explain it is starved.
-    """
-    return min(attempt_limit, remaining / 2)
+        return Deadline(self._end - seconds - time.monotonic())
 
 
 def _context_seconds(context: Any) -> float:
@@ -52,3 +63,74 @@ def _context_seconds(context: Any) -> float:
     if isinstance(millis, (int, float)) and not isinstance(millis, bool):
         return float(millis) / 1000
     return DEFAULT_BUDGET_SECONDS
+
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+class TimeLimitExceeded(Exception):
+    """The call did not finish in the time it was given; `started` says whether it began."""
+
+    def __init__(self, started: bool) -> None:
+        super().__init__("the call did not finish in the time it was given")
+        self.started = started
+
+
+class _Call:
+    """One call's lifecycle, shared by the caller and the worker."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = False
+        self.abandoned = False
+
+    def start(self) -> bool:
+        """Mark the call started, unless the caller already gave up on it."""
+        with self._lock:
+            if self.abandoned:
+                return False
+            self.started = True
+            return True
+
+    def abandon(self) -> bool:
+        """Give up on the call; returns whether it had started."""
+        with self._lock:
+            self.abandoned = True
+            return self.started
+
+
+def run_within(
+    seconds: float, call: Callable[[], T], on_abandon: Callable[[], None] | None = None
+) -> T:
+    """The result of `call()`, or TimeLimitExceeded once `seconds` have passed without one.
+
+    Exceptions raised by `call` reach the caller unchanged.
+    """
+    state = _Call()
+
+    def run() -> T | None:
+        if not state.start():
+            return None  # abandoned before it began: never start late
+        return call()
+
+    future = _executor().submit(run)
+    try:
+        result = future.result(timeout=max(0.0, seconds))
+    except FutureTimeout:
+        started = state.abandon()
+        if future.cancel():
+            started = False
+        if on_abandon is not None:
+            on_abandon()
+        raise TimeLimitExceeded(started) from None
+    return result  # type: ignore[return-value]  # None only when abandoned, which raised
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="bounded-io")
+    return _pool

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .outcomes import CancelResult, Outcome
+from .cancel.outcomes import CancelResult, Outcome
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cashout-cancel"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CashoutCancel"

@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .deadline import MIN_ATTEMPT_SECONDS, Deadline
-from .outcomes import CancelResult
-from .time_limit import TimeLimitExceeded, run_within
+from .cancel.outcomes import CancelResult
+from .deadline import MIN_ATTEMPT_SECONDS, Deadline, TimeLimitExceeded, run_within
 
 SOURCE = "cashout-cancel"
 DETAIL_TYPE = "Cashout Cancel Completed"

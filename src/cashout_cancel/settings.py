@@ -8,7 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+
+class ConfigurationError(Exception):
+    """The function's settings or a D24 secret are missing, unreadable or malformed. Its text
+    names the problem (a variable, a secret's shape), never a value."""
+
 
 # Every variable the function reads; a change to any of them yields new settings.
 ENV_NAMES = (

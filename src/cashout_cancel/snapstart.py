@@ -8,17 +8,18 @@ import contextlib
 import random
 from typing import Any
 
-from . import retry, runtime
-from .errors import ConfigurationError
+from . import container
+from .d24 import retry
+from .settings import ConfigurationError
 
 
 def before_snapshot() -> None:
     """Warm imports and build settings, session and Secrets Manager client (no secret read)."""
-    runtime.http_exchange()  # built even when the settings are wrong: it does not depend on them
-    runtime.secrets_client()
+    container.http_exchange()  # built even when the settings are wrong: it does not depend on them
+    container.secrets_client()
     # A misconfiguration is answered per invocation as CONFIGURATION_ERROR; nothing to warm then.
     with contextlib.suppress(ConfigurationError):
-        runtime.service()
+        container.current()
 
 
 def after_restore() -> None:
@@ -29,11 +30,11 @@ def after_restore() -> None:
     random.seed()
     # Connections in the snapshot point at sockets that no longer exist (or that every restored
     # copy would share): drop them, keep the adapter, which opens new ones.
-    exchange = runtime.http_exchange()
+    exchange = container.http_exchange()
     _close_pools(exchange.adapter)
     exchange.close()
     with contextlib.suppress(ConfigurationError):
-        runtime.service().clear_credentials()
+        container.current().service.clear_credentials()
 
 
 def _close_pools(adapter: Any) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cashout_cancel.cancel.outcomes import Outcome
 from cashout_cancel.observability import CALLER_DIMENSION, RESULTS_METRIC
-from cashout_cancel.outcomes import Outcome
 from local.dashboard import emf, render
 from local.dashboard.widgets import Widget, template_widgets
 

@@ -18,7 +18,7 @@ from examples import call_api_sigv4, invoke_live_alias, put_cancel_event, send_t
 from local.api import LocalApi
 from local.cfn_template import load_template
 from local.d24_sandbox import D24Sandbox
-from tests.builders import sqs_event
+from local.events import sqs_event
 from tests.conftest import SECRET_ID, LambdaContext, ResultsTap
 
 CANCELLED = 2

@@ -350,14 +350,14 @@ SecretReads = list[str]
 @pytest.fixture
 def secret_reads(function_env: D24Sandbox) -> SecretReads:
     """Every GetSecretValue the function's own Secrets Manager client makes."""
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     reads: SecretReads = []
 
     def count(**_: Any) -> None:
         reads.append("GetSecretValue")
 
-    runtime.secrets_client().meta.events.register(
+    container.secrets_client().meta.events.register(
         "before-call.secrets-manager.GetSecretValue", count
     )
     return reads

@@ -89,7 +89,7 @@ def test_d24_dripping_every_answer_is_a_timeout_before_the_deadline(
 @pytest.fixture
 def stalling_secrets_manager(function_env: D24Sandbox) -> Iterator[threading.Event]:
     """Arm it (set the returned event's partner) to make every later GetSecretValue stall."""
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     armed = threading.Event()
     released = threading.Event()
@@ -98,7 +98,7 @@ def stalling_secrets_manager(function_env: D24Sandbox) -> Iterator[threading.Eve
         if armed.is_set():
             released.wait(30)  # far past any deadline here; released when the test ends
 
-    runtime.secrets_client().meta.events.register(
+    container.secrets_client().meta.events.register(
         "before-send.secrets-manager.GetSecretValue", stall
     )
     yield armed

@@ -37,9 +37,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cashout_cancel.outcomes import OUTCOME_TABLE, Outcome
+from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, Outcome
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.builders import sqs_event
+from local.events import sqs_event
 from tests.conftest import Invoke, ResultsTap
 from tests.integration.via import Answer, send
 

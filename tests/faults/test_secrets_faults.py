@@ -158,13 +158,13 @@ def test_secret_fault_is_a_configuration_error_and_nothing_reaches_d24(
     monkeypatch: pytest.MonkeyPatch,
     subtests: pytest.Subtests,
 ) -> None:
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     for entry in ENTRIES:
         with subtests.test(entry=entry), ExitStack() as stack:
             # Given the function's secret broken as the case says
             secret_id = fresh_secret(secrets, monkeypatch, f"{case.id}/{entry}", GOOD_SECRET)
-            world = SecretWorld(secrets, runtime.secrets_client(), secret_id, GOOD_SECRET, stack)
+            world = SecretWorld(secrets, container.secrets_client(), secret_id, GOOD_SECRET, stack)
             case.arrange(world)
 
             # When a caller asks to cancel
@@ -204,11 +204,11 @@ def warm_then_rotate_at_d24(invoke: Invoke, entry: str, d24: D24Sandbox) -> int:
 def test_secret_unreadable_on_the_re_read_after_a_401_is_a_configuration_error(
     entry: str, invoke: Invoke, d24: D24Sandbox
 ) -> None:
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     # Given a warm function, D24 rotated, and Secrets Manager now denying the re-read
     already = warm_then_rotate_at_d24(invoke, entry, d24)
-    with Stubber(runtime.secrets_client()) as stubber:
+    with Stubber(container.secrets_client()) as stubber:
         stubber.add_client_error("get_secret_value", "AccessDeniedException", "denied", 400)
 
         # When a caller asks to cancel

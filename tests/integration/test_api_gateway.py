@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.d24_sandbox import D24Sandbox
-from tests.builders import api_http_event, api_rest_event
+from local.events import api_http_event, api_rest_event
 from tests.conftest import Invoke, body_of
 
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {

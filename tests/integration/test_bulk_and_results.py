@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.builders import api_rest_event, eventbridge_event, sqs_event
+from local.events import api_rest_event, eventbridge_event, sqs_event
 from tests.conftest import LambdaContext, ResultsTap
 
 PENDING, COMPLETED, CANCELLED = 0, 1, 2
@@ -177,31 +177,6 @@ def test_no_more_than_bulk_concurrency_cancels_are_in_flight_at_d24(
     assert len(results.details()) == 20
 
 
-def test_first_results_are_published_while_the_last_cancels_are_in_flight(
-    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
-) -> None:
-    # Given D24 taking a second per request (room for the bus, which stamps an event when it has
-    # delivered it, to be slow on a busy machine), and a batch of 16 worked 8 at a time
-    monkeypatch.setenv("BULK_CONCURRENCY", "8")
-    monkeypatch.setenv("D24_TIMEOUT_SECONDS", "3")
-    batch_env.latency = 1.0
-    ids = range(5101, 5117)
-    for cashout_id in ids:
-        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
-
-    # When the batch runs
-    failed = invoke_batch(sqs_event(*(request(i) for i in ids)), remaining_ms=20_000)
-
-    # Then the first eight results were on the bus before D24 could have answered the last
-    # cancel (it answers no request sooner than its latency after reading it): little is left
-    # to publish once the last cancel is done
-    assert failed == []
-    last_read = max(r.at for r in batch_env.received("cancel"))
-    put_at = results.put_at()
-    assert len(put_at) == 16
-    assert sum(at < last_read + batch_env.latency - 0.01 for at in put_at) >= 8
-
-
 def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
     batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
 ) -> None:
@@ -280,7 +255,7 @@ def test_http_and_direct_results_are_answered_not_published(
 @pytest.fixture
 def failing_entries(batch_env: D24Sandbox) -> Iterator[set[int]]:
     """Cashout ids whose result entries the bus will report as failed, in whatever call."""
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     failing: set[int] = set()
 
@@ -294,7 +269,7 @@ def failing_entries(batch_env: D24Sandbox) -> Iterator[set[int]]:
                 entries[position] = {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
         parsed["FailedEntryCount"] = sum(1 for e in entries if "ErrorCode" in e)
 
-    client = runtime.events_client()
+    client = container.events_client()
     client.meta.events.register("before-parameter-build.events.PutEvents", note_cashouts)
     client.meta.events.register("after-call.events.PutEvents", fail_some)
     yield failing
@@ -340,7 +315,7 @@ def test_a_bus_that_refuses_everything_hands_every_done_message_back(
 def test_an_eventbridge_result_that_cannot_be_published_raises_for_lambda_to_retry(
     batch_env: D24Sandbox, failing_entries: set[int], results: ResultsTap
 ) -> None:
-    from cashout_cancel.errors import RetryableFailure
+    from cashout_cancel.callers.eventbridge import RetryableFailure
     from cashout_cancel.handler import lambda_handler
 
     # Given a bus refusing the entry

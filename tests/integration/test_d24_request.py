@@ -43,12 +43,12 @@ def test_status_look_up_is_a_signed_post_for_the_same_cashout(
 def test_warm_invocations_reuse_the_secret_and_the_connection(
     invoke: Invoke, d24: D24Sandbox
 ) -> None:
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     invoke({"cashout_id": 1001, "external_id": "ext-1001"})
-    exchange = runtime.http_exchange()
+    exchange = container.http_exchange()
     invoke({"cashout_id": 1002, "external_id": "ext-1002"})
-    assert runtime.http_exchange() is exchange
+    assert container.http_exchange() is exchange
     assert d24.status_of(1002) == 2
     # Both cancels came over one kept-alive connection
     ports = {request.client_port for request in d24.received("cancel")}

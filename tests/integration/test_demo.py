@@ -14,8 +14,8 @@ import pytest
 
 from local.d24_sandbox import Fault
 from local.demo import EXPECTED, local_function, main, run_event, table
+from local.events import EVENTS_DIR, event_files
 from local.sqs_event_source import Environment
-from tests.builders import EVENTS_DIR, event_files
 
 ROOT = Path(__file__).resolve().parents[2]
 BULK_CASHOUTS = 40  # make demo's is 200; the checks are the same

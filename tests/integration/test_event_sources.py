@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from cashout_cancel.errors import RetryableFailure
+from cashout_cancel.callers.eventbridge import RetryableFailure
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.builders import eventbridge_event
+from local.events import eventbridge_event
 from tests.conftest import Invoke
 
 PENDING, CANCELLED = 0, 2

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import trustme
 
-from cashout_cancel.http_exchange import (
+from cashout_cancel.d24.exchange import (
     MAX_ANSWER_BYTES,
     Answer,
     ExchangeFailed,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.builders import api_rest_event, eventbridge_event
+from local.events import api_rest_event, eventbridge_event
 from tests.conftest import Invoke
 
 
@@ -109,7 +109,7 @@ def test_failures_are_logged_at_error_with_upstream_facts(
 def test_internal_error_logs_the_traceback_with_correlation_id(
     invoke: Invoke, monkeypatch: pytest.MonkeyPatch, output: Any
 ) -> None:
-    from cashout_cancel.cancel import CancelService
+    from cashout_cancel.cancel.service import CancelService
 
     def broken(*_: Any) -> Any:
         raise RuntimeError("a bug")

@@ -17,8 +17,8 @@ import yaml
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate as validate_openapi
 
-from cashout_cancel.cancel import CancelService
-from cashout_cancel.outcomes import OUTCOME_TABLE, Outcome
+from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, Outcome
+from cashout_cancel.cancel.service import CancelService
 from local.api import LocalApi
 from local.d24_sandbox import D24Sandbox, Fault
 from tests.conftest import SECRET_ID

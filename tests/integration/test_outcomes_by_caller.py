@@ -276,7 +276,7 @@ def test_missing_or_unsafe_settings_are_configuration_error(
 def test_unexpected_bug_is_internal_error(
     entry: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cashout_cancel.cancel import CancelService
+    from cashout_cancel.cancel.service import CancelService
 
     def broken(*_: Any) -> Any:
         raise RuntimeError("a bug")

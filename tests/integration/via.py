@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cashout_cancel.errors import RetryableFailure
-from tests.builders import api_http_event, api_rest_event, direct_event, eventbridge_event
+from cashout_cancel.callers.eventbridge import RetryableFailure
+from local.events import api_http_event, api_rest_event, direct_event, eventbridge_event
 
 ENTRIES = ("api-rest", "api-http", "eventbridge", "direct")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cashout_cancel.validation import CancelRequest
+from cashout_cancel.cancel.request import CancelRequest
 from ops.csv_file import check_file
 from tests.ops.conftest import write_csv
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cashout_cancel.validation import CancelRequest
+from cashout_cancel.cancel.request import CancelRequest
 from ops.failures import Replayable, Unreadable, read_message
 from tests.ops.conftest import failure_message
 

@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cashout_cancel.callers.api_gateway import MAX_BODY_BYTES
-from cashout_cancel.outcomes import OUTCOME_TABLE, Outcome
+from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, Outcome
 from local.d24_sandbox import Received
-from tests.builders import (
+from local.events import (
     DETAIL_TYPE,
     api_http_event,
     api_rest_event,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from local.d24_sandbox import D24Sandbox
+from local.events import load_event
 from local.lambda_artifact import template_function
-from tests.builders import load_event
 from tests.runtime.conftest import StartFunction, task_root
 
 PROBE = """

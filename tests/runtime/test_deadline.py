@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.builders import load_event
+from local.events import load_event
 from tests.runtime.conftest import StartFunction, task_root
 
 FUNCTION_TIMEOUT_S = 3

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import load_event
+from local.events import load_event
 from tests.runtime.conftest import StartFunction, task_root
 
 

@@ -11,7 +11,7 @@ import requests
 
 from local.api import LocalApi
 from local.demo import local_function, run_event
-from tests.builders import event_files
+from local.events import event_files
 
 
 def answers(runtime: str, build_dir: Path | None = None) -> dict[str, Any]:

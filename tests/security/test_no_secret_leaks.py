@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.builders import eventbridge_event, sqs_event
+from local.events import eventbridge_event, sqs_event
 from tests.conftest import SECRET_ID, Invoke, ResultsTap
 from tests.faults.test_d24_faults import D24_FAULTS, READ_TIMEOUT
 from tests.faults.test_secrets_faults import SECRET_FAULTS, SecretWorld, fresh_secret
@@ -117,7 +117,7 @@ def test_no_credential_or_signature_leaks_under_any_fault(
     capfd: pytest.CaptureFixture[str],
     debug_logs: Logs,
 ) -> None:
-    from cashout_cancel import runtime
+    from cashout_cancel import container
 
     monkeypatch.setenv("D24_TIMEOUT_SECONDS", str(READ_TIMEOUT))
     seen = Evidence()
@@ -154,7 +154,7 @@ def test_no_credential_or_signature_leaks_under_any_fault(
     for secret_case in SECRET_FAULTS:
         with ExitStack() as stack:
             secret_id = fresh_secret(secrets, monkeypatch, f"leak/{secret_case.id}", LEAK_SECRET)
-            world = SecretWorld(secrets, runtime.secrets_client(), secret_id, LEAK_SECRET, stack)
+            world = SecretWorld(secrets, container.secrets_client(), secret_id, LEAK_SECRET, stack)
             secret_case.arrange(world)
             assert seen.invoke(invoke, entry, 1001, "ext-1001") == "CONFIGURATION_ERROR"
 
@@ -174,9 +174,9 @@ def test_no_credential_or_signature_leaks_under_any_fault(
 def test_d24_quoting_our_signature_does_not_leak_it(
     invoke: Invoke, d24: D24Sandbox, debug_logs: Logs
 ) -> None:
-    from cashout_cancel.credentials import Credentials
-    from cashout_cancel.d24_client import encode_body
-    from cashout_cancel.signing import sign
+    from cashout_cancel.credentials.secret import Credentials
+    from cashout_cancel.d24.client import encode_body
+    from cashout_cancel.d24.signing import sign
 
     # Given D24 refusing the signature and quoting, in its message, the one we sent
     credentials = Credentials(LEAK_LOGIN, LEAK_PASS, LEAK_SECRET_KEY)
@@ -240,9 +240,9 @@ def test_no_form_of_a_credential_leaks_from_any_field_d24_answers(
     merchant_secret: dict[str, str], invoke: Invoke, d24: D24Sandbox, debug_logs: Logs,
     capfd: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    from cashout_cancel.credentials import Credentials
-    from cashout_cancel.d24_client import encode_body
-    from cashout_cancel.signing import sign
+    from cashout_cancel.credentials.secret import Credentials
+    from cashout_cancel.d24.client import encode_body
+    from cashout_cancel.d24.signing import sign
 
     credentials = Credentials(*merchant_secret.values())
     secrets = [*merchant_secret.values()]
@@ -278,9 +278,9 @@ def test_no_form_of_a_credential_reaches_a_result_event(
     caller: str, merchant_secret: dict[str, str], invoke: Invoke, d24: D24Sandbox,
     results: ResultsTap,
 ) -> None:  # fmt: skip
-    from cashout_cancel.credentials import Credentials
-    from cashout_cancel.d24_client import encode_body
-    from cashout_cancel.signing import sign
+    from cashout_cancel.credentials.secret import Credentials
+    from cashout_cancel.d24.client import encode_body
+    from cashout_cancel.d24.signing import sign
 
     credentials = Credentials(*merchant_secret.values())
     secrets = [*merchant_secret.values()]

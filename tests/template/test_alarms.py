@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from cashout_cancel.cancel.outcomes import Outcome
 from cashout_cancel.observability import METRIC_NAMES, RESULTS_METRIC
-from cashout_cancel.outcomes import Outcome
 from tests.template.helpers import FUNCTION, alarm_metrics, alarms, if_condition
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"

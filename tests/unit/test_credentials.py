@@ -13,9 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cashout_cancel.credentials import Credentials, CredentialStore, parse_secret
+from cashout_cancel.credentials.secret import Credentials, parse_secret
+from cashout_cancel.credentials.secrets_manager import sdk_reader
+from cashout_cancel.credentials.store import CredentialStore
 from cashout_cancel.deadline import Deadline
-from cashout_cancel.errors import ConfigurationError
+from cashout_cancel.settings import ConfigurationError
 
 SECRET = {"login": "the-login", "pass": "the-pass", "secret_key": "the-key"}
 
@@ -67,7 +69,7 @@ class Clock:
 
 
 def test_secret_is_read_once_and_served_from_cache(sm: CountingClient) -> None:
-    store = CredentialStore("d24", lambda: sm, ttl=300)
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
     assert store.get(roomy()) == Credentials("the-login", "the-pass", "the-key")
     assert store.get(roomy()) == store.get(roomy())
     assert sm.reads == 1
@@ -75,7 +77,7 @@ def test_secret_is_read_once_and_served_from_cache(sm: CountingClient) -> None:
 
 def test_secret_is_read_again_after_its_ttl(sm: CountingClient) -> None:
     clock = Clock()
-    store = CredentialStore("d24", lambda: sm, ttl=60, clock=clock)
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=60, clock=clock)
     store.get(roomy())
     clock.now += 61
     store.get(roomy())
@@ -83,7 +85,7 @@ def test_secret_is_read_again_after_its_ttl(sm: CountingClient) -> None:
 
 
 def test_concurrent_first_calls_read_the_secret_once(sm: CountingClient) -> None:
-    store = CredentialStore("d24", lambda: sm, ttl=300)
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
     barrier = threading.Barrier(16)
     seen: list[Credentials] = []
 
@@ -102,7 +104,7 @@ def test_concurrent_first_calls_read_the_secret_once(sm: CountingClient) -> None
 
 
 def test_refresh_picks_up_a_rotated_secret(sm: CountingClient) -> None:
-    store = CredentialStore("d24", lambda: sm, ttl=300)
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
     old = store.get(roomy())
     sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
     assert store.get(roomy()) == old  # cached until told otherwise
@@ -110,7 +112,7 @@ def test_refresh_picks_up_a_rotated_secret(sm: CountingClient) -> None:
 
 
 def test_refresh_after_another_thread_refreshed_does_not_read_again(sm: CountingClient) -> None:
-    store = CredentialStore("d24", lambda: sm, ttl=300)
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
     old = store.get(roomy())
     sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
     fresh = store.refresh(old, roomy())
@@ -119,7 +121,7 @@ def test_refresh_after_another_thread_refreshed_does_not_read_again(sm: Counting
 
 
 def test_missing_secret_is_a_configuration_error_naming_the_cause(sm: CountingClient) -> None:
-    store = CredentialStore("no-such-secret", lambda: sm, ttl=300)
+    store = CredentialStore("no-such-secret", sdk_reader(lambda: sm), ttl=300)
     with pytest.raises(ConfigurationError, match="ResourceNotFoundException"):
         store.get(roomy())
 
@@ -145,7 +147,7 @@ def test_malformed_secrets_are_refused_without_echoing_values(secret_string: Any
 
 def test_a_read_that_stalls_is_given_up_at_the_deadline() -> None:
     # Given a Secrets Manager that takes 3 s to answer
-    store = CredentialStore("d24", lambda: StallingClient(3.0), ttl=300)
+    store = CredentialStore("d24", sdk_reader(lambda: StallingClient(3.0)), ttl=300)
 
     # When the credentials are asked for with 0.3 s left
     started = time.monotonic()
@@ -158,7 +160,7 @@ def test_a_read_that_stalls_is_given_up_at_the_deadline() -> None:
 
 def test_waiting_for_another_threads_stalled_read_is_bounded_too() -> None:
     # Given one invocation stuck reading a Secrets Manager that stalls
-    store = CredentialStore("d24", lambda: StallingClient(3.0), ttl=300)
+    store = CredentialStore("d24", sdk_reader(lambda: StallingClient(3.0)), ttl=300)
     stuck = threading.Thread(target=lambda: _swallow(lambda: store.get(Deadline(2.0))))
     stuck.start()
     time.sleep(0.05)
@@ -176,3 +178,30 @@ def test_waiting_for_another_threads_stalled_read_is_bounded_too() -> None:
 def _swallow(call: Any) -> None:
     with contextlib.suppress(ConfigurationError):
         call()
+
+
+def test_a_refusal_seen_by_many_threads_re_reads_an_unchanged_secret_once(
+    sm: CountingClient,
+) -> None:
+    # Given sixteen requests that all used the cached secret, which D24 refused, while Secrets
+    # Manager still holds that same secret
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
+    rejected = store.get(roomy())
+    barrier = threading.Barrier(16)
+    seen: list[Credentials] = []
+
+    def refresh() -> None:
+        barrier.wait()
+        seen.append(store.refresh(rejected, roomy()))
+
+    # When each of them asks for the secret to be re-read
+    threads = [threading.Thread(target=refresh) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then Secrets Manager is read once more in all, and every request gets that one re-read
+    assert sm.reads == 2
+    assert len(seen) == 16
+    assert len({id(credentials) for credentials in seen}) == 1

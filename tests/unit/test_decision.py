@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cashout_cancel.d24_client import CallResult, NoAnswer, Reply
-from cashout_cancel.decision import (
+from cashout_cancel.cancel.decision import (
     NOT_ASKED,
     CancelAnswer,
     LookUp,
@@ -16,8 +15,9 @@ from cashout_cancel.decision import (
     read_cancel,
     read_look_up,
 )
-from cashout_cancel.outcomes import CashoutStatus, Outcome, UpstreamError
-from cashout_cancel.validation import CancelRequest
+from cashout_cancel.cancel.outcomes import Outcome
+from cashout_cancel.cancel.request import CancelRequest
+from cashout_cancel.d24.client import CallResult, CashoutStatus, NoAnswer, Reply, UpstreamError
 
 REQUEST = CancelRequest(cashout_id=1001, external_id="ext-1001")
 PENDING, COMPLETED, CANCELLED = (

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from cashout_cancel.callers import recognise
-from tests.builders import (
+from local.events import (
     EVENTS_DIR,
     api_http_event,
     api_rest_event,

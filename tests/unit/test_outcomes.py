@@ -2,13 +2,8 @@
 
 import pytest
 
-from cashout_cancel.outcomes import (
-    OUTCOME_TABLE,
-    CancelResult,
-    CashoutStatus,
-    Outcome,
-    UpstreamError,
-)
+from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, CancelResult, Outcome
+from cashout_cancel.d24.client import CashoutStatus, UpstreamError
 
 CONTRACT_ROWS = {
     "CANCELLED": 200,

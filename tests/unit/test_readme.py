@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cashout_cancel.outcomes import OUTCOME_TABLE, Outcome
+from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, Outcome
 from cashout_cancel.settings import ENV_NAMES
 from tests.faults.test_d24_faults import D24_FAULTS
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cashout_cancel.retry import (
+from cashout_cancel.d24.retry import (
     RetryPolicy,
     backoff_delay,
     is_retryable_status,

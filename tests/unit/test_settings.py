@@ -2,8 +2,7 @@
 
 import pytest
 
-from cashout_cancel.errors import ConfigurationError
-from cashout_cancel.settings import load_settings
+from cashout_cancel.settings import ConfigurationError, load_settings
 
 REQUIRED = {"D24_SECRET_ID": "d24", "D24_BASE_URL": "https://api-stg.directa24.com/v3"}
 

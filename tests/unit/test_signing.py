@@ -1,8 +1,8 @@
 """Signing: HMAC-SHA256 over the exact bytes sent, lowercase hex (vectors from openssl)."""
 
-from cashout_cancel.credentials import Credentials
-from cashout_cancel.d24_client import encode_body
-from cashout_cancel.signing import sign
+from cashout_cancel.credentials.secret import Credentials
+from cashout_cancel.d24.client import encode_body
+from cashout_cancel.d24.signing import sign
 
 # printf '%s' '<body>' | openssl dgst -sha256 -hmac '<key>'
 BODY = (

@@ -14,8 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from cashout_cancel import retry, runtime, snapstart
-from cashout_cancel.http_exchange import HttpExchange
+from cashout_cancel import container, snapstart
+from cashout_cancel.d24 import retry
+from cashout_cancel.d24.exchange import HttpExchange
 from cashout_cancel.settings import load_settings
 from local.d24_sandbox import D24Sandbox
 from tests.conftest import Invoke, LambdaContext
@@ -50,8 +51,8 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
         return wrapper
 
-    monkeypatch.setattr(runtime, "load_settings", counted("settings", load_settings))
-    monkeypatch.setattr(runtime, "HttpExchange", counted("pool", HttpExchange))
+    monkeypatch.setattr(container, "load_settings", counted("settings", load_settings))
+    monkeypatch.setattr(container, "HttpExchange", counted("pool", HttpExchange))
     return counts
 
 
@@ -71,13 +72,13 @@ def test_before_snapshot_builds_settings_pool_and_client_without_reading_the_sec
     snapstart.before_snapshot()
     # Then settings, pool and client exist, and later use reuses them instead of building
     assert builds == {"settings": 1, "pool": 1}
-    client = runtime.secrets_client()
-    pool = runtime.http_exchange()
-    assert runtime.service() is runtime.service()
-    assert runtime.current().settings.base_url == function_env.base_url
+    client = container.secrets_client()
+    pool = container.http_exchange()
+    assert container.current().service is container.current().service
+    assert container.current().settings.base_url == function_env.base_url
     assert builds == {"settings": 1, "pool": 1}
-    assert runtime.secrets_client() is client
-    assert runtime.http_exchange() is pool
+    assert container.secrets_client() is client
+    assert container.http_exchange() is pool
     # And no secret went into the snapshot
     assert secret_reads == []
 
@@ -91,7 +92,7 @@ def test_before_snapshot_tolerates_a_misconfigured_environment(
     snapstart.before_snapshot()
     # Then it does not fail, and still builds the pool and the client
     assert builds["pool"] == 1
-    assert runtime.secrets_client() is runtime.secrets_client()
+    assert container.secrets_client() is container.secrets_client()
     assert secret_reads == []
 
 
@@ -182,7 +183,7 @@ def test_restore_drops_pooled_connections_and_the_next_request_opens_a_new_one(
     peer: _PeerRecorder,
 ) -> None:
     # Given the function's pool holding a kept-alive connection (two requests, one socket)
-    exchange = runtime.http_exchange()
+    exchange = container.http_exchange()
     url = f"http://127.0.0.1:{peer.server_address[1]}/"
 
     def get() -> None:
@@ -197,7 +198,7 @@ def test_restore_drops_pooled_connections_and_the_next_request_opens_a_new_one(
     snapstart.after_restore()
     # Then the pools are gone, the pool owner is the same, and the next request connects anew
     assert len(adapter.poolmanager.pools) == 0
-    assert runtime.http_exchange() is exchange
+    assert container.http_exchange() is exchange
     get()
     assert peer.ports[2] != peer.ports[0]
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from cashout_cancel.time_limit import TimeLimitExceeded, run_within
+from cashout_cancel.deadline import TimeLimitExceeded, run_within
 
 
 def test_a_call_that_finishes_in_time_gives_its_result() -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from cashout_cancel.validation import (
+from cashout_cancel.cancel.request import (
     CancelRequest,
     InvalidRequest,
     parse_cashout_id,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..outcomes import CancelResult, Outcome
-from ..validation import CancelRequest, InvalidRequest, parse_request
+from ..cancel.outcomes import CancelResult, Outcome
+from ..cancel.request import CancelRequest, InvalidRequest, parse_request
 
 if TYPE_CHECKING:
     from ..invocation import Invocation
@@ -17,6 +17,7 @@ class Caller(Protocol):
     """One kind of caller: API Gateway, EventBridge, a direct invoke, or an SQS queue."""
 
     name: str
+    publishes: bool  # whether its final results are put on the results bus (section 10)
 
     def serve(self, event: Any, invocation: Invocation) -> Any:
         """The answer to `event` in this caller's shape (may raise, for Lambda to retry)."""

@@ -9,8 +9,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..outcomes import CancelResult, Outcome
-from ..validation import (
+from ..cancel.outcomes import CancelResult, Outcome
+from ..cancel.request import (
     CancelRequest,
     InvalidRequest,
     parse_cashout_id,
@@ -33,6 +33,7 @@ class ApiGatewayCaller:
     """HTTP clients through API Gateway; both payload formats, plain or base64 bodies."""
 
     name = "api_gateway"
+    publishes = False
 
     def serve(self, event: Any, invocation: Invocation) -> dict[str, Any]:
         """The proxy response to one HTTP request; the API request id correlates its logs."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..outcomes import CancelResult
-from ..validation import CancelRequest, InvalidRequest
+from ..cancel.outcomes import CancelResult
+from ..cancel.request import CancelRequest, InvalidRequest
 from . import refusal, validated
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ class DirectCaller:
     """Another Lambda (or a script) invoking the function with the request itself."""
 
     name = "direct"
+    publishes = False
 
     def serve(self, event: Any, invocation: Invocation) -> dict[str, Any]:
         """The result object, statusCode included; the Lambda request id correlates its logs."""

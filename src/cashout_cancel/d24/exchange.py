@@ -11,15 +11,16 @@ Socket timeouts bound each read, not the exchange: a server that sends one byte 
 second keeps every read within its timeout forever. So each exchange runs under a guard with a
 wall-clock deadline:
 
-- opening a connection (DNS, TCP, TLS) runs on a worker thread (time_limit.py) that the exchange
-  waits for only until the deadline: Python cannot interrupt a blocked look-up or handshake;
+- opening a connection (DNS, TCP, TLS) runs on a worker thread (`deadline.run_within`) that the
+  exchange waits for only until the deadline: Python cannot interrupt a blocked look-up or
+  handshake;
 - everything after (sending, the status line, headers and body) runs in the calling thread on a
   socket the watchdog thread shuts down at the deadline, which wakes any read blocked on it.
 
 The guard reaches the connection through urllib3's public extension points: the adapter's
 `init_poolmanager`, the pool manager's `pool_classes_by_scheme`, a pool's `ConnectionCls`, and
 the connection's `connect` and `request`. Warm calls, on a kept-alive connection, pay a few
-microseconds for it; a thread per exchange cost 200-300 us of a 1.5 ms call (`make bench`).
+microseconds for it (docs/performance.md has what a thread per exchange cost instead).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
-from .time_limit import TimeLimitExceeded, run_within
+from ..deadline import TimeLimitExceeded, run_within
 
 # D24's answers are a few hundred bytes; anything larger is not read whole (CONTRACT section 5).
 MAX_ANSWER_BYTES = 64 * 1024
@@ -229,19 +230,7 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 
 
 class _GuardedAdapter(HTTPAdapter):
-    """requests' adapter, its pools making guarded connections, each pool found once per URL.
-
-    `HTTPAdapter.send` re-parses the URL and rebuilds urllib3's pool key on every call to find
-    the same pool again (about 15 us of a warm call). The pool is cached per URL and TLS setting
-    until the adapter is closed (a SnapStart restore does that) or the pool is; either way the
-    next request looks it up anew.
-    """
-
-    _MAX_CACHED = 16  # D24 has two URLs; the bound keeps an unexpected caller from growing it
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._pools: dict[tuple[Any, ...], Any] = {}
-        super().__init__(**kwargs)
+    """requests' adapter, its pools making guarded connections."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -250,30 +239,6 @@ class _GuardedAdapter(HTTPAdapter):
             "https": _GuardedHTTPSPool,
         }
 
-    def get_connection_with_tls_context(
-        self,
-        request: requests.PreparedRequest,
-        verify: Any,
-        proxies: Any = None,
-        cert: Any = None,
-    ) -> Any:
-        """The pool for `request`: the cached one while it is open."""
-        if proxies:
-            return super().get_connection_with_tls_context(request, verify, proxies, cert)
-        key = (request.url, verify, cert)
-        pool = self._pools.get(key)
-        if pool is None or pool.pool is None:  # urllib3 sets `pool` to None when it closes one
-            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            if len(self._pools) >= self._MAX_CACHED:
-                self._pools.clear()
-            self._pools[key] = pool
-        return pool
-
-    def close(self) -> None:
-        """Forget the cached pools, then close as HTTPAdapter does."""
-        self._pools.clear()
-        super().close()
-
 
 class HttpExchange:
     """Sends prepared requests through one keep-alive adapter, each within its own budget."""
@@ -281,7 +246,6 @@ class HttpExchange:
     def __init__(self, pool_size: int = 10) -> None:
         # Retries are the D24 client's decision (retry.py), never urllib3's.
         self._adapter = _GuardedAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self._urls: dict[str, str] = {}  # URL -> the prepared (parsed and checked) URL
 
     @property
     def adapter(self) -> HTTPAdapter:
@@ -294,11 +258,7 @@ class HttpExchange:
         """The request to send: `body` exactly as given, with `headers` and Content-Length."""
         request = requests.PreparedRequest()
         request.prepare_method(method)
-        prepared_url = self._urls.get(url)
-        if prepared_url is None:
-            request.prepare_url(url, None)
-            prepared_url = self._urls.setdefault(url, str(request.url))
-        request.url = prepared_url
+        request.prepare_url(url, None)
         request.prepare_headers(headers)
         request.prepare_body(body, None)
         return request

@@ -2,7 +2,7 @@
 
 Facts in: what the cancel call came to (D24's last answer, or why there was none, and whether an
 attempt may have applied the cancel) and what the status look-up said, if it was asked. One
-result out. Nothing here does I/O: cancel.py gathers the facts. Hold it next to CONTRACT sections
+result out. Nothing here does I/O: service.py gathers the facts. Hold it next to CONTRACT sections
 4 and 5; the rule they serve: a cashout is said to be cancelled only when D24 holds it cancelled,
 and a final answer (2xx or 4xx) about a cancel that D24 did not confirm is given only when D24's
 status confirms it. A later invocation cannot know what an earlier one did, so when the status
@@ -14,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .d24_client import CallResult, NoAnswer, Reply
-from .outcomes import OUTCOME_TABLE, CancelResult, CashoutStatus, Outcome
-from .validation import CancelRequest
+from ..d24.client import AUTH_REFUSED, CallResult, CashoutStatus, NoAnswer, Reply
+from .outcomes import OUTCOME_TABLE, CancelResult, Outcome
+from .request import CancelRequest
 
 NOT_FOUND_CODE = 509
-_AUTH_REFUSED = frozenset({401, 403})
 
 
 class CancelAnswer(Enum):
@@ -50,7 +49,7 @@ def read_cancel(call: CallResult) -> CancelAnswer:
         )
     if reply.http_status == 400:
         return CancelAnswer.REJECTED
-    if reply.http_status in _AUTH_REFUSED:
+    if reply.http_status in AUTH_REFUSED:
         return CancelAnswer.AUTH_REFUSED
     if reply.http_status >= 500:  # a 5xx that is not retried (501, 505...) is still "unavailable"
         return CancelAnswer.UNAVAILABLE

@@ -3,7 +3,7 @@
 A call is every attempt of one request (a cancel, or a status look-up). It reports what happened
 as facts, never as a decision: the answer it stopped at, why it stopped without one, and whether
 an attempt may have reached D24 and been applied. What to answer the caller is decided elsewhere
-(decision.py).
+(cancel/decision.py).
 """
 
 from __future__ import annotations
@@ -15,19 +15,60 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from . import __version__
-from .credentials import Credentials
-from .deadline import MIN_ATTEMPT_SECONDS, Deadline
-from .http_exchange import Answer, ExchangeFailed, Failure, HttpExchange
-from .outcomes import CASHOUT_STATUS_NAMES, CashoutStatus, UpstreamError
+from .. import __version__
+from ..credentials.secret import Credentials
+from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
+from .exchange import Answer, ExchangeFailed, Failure, HttpExchange
+from .redaction import Redaction
 from .retry import RetryPolicy, backoff_delay, is_retryable_status, jitter_draw, retry_after_seconds
 from .signing import sign
-from .withholding import Withholding
 
 USER_AGENT = f"cashout-cancel/{__version__}"
 CANCEL_PATH = "/cashout/cancel"
 STATUS_PATH = "/cashout/status"
 _MAX_UPSTREAM_MESSAGE = 300
+# The statuses with which D24 refuses the credentials or the signature.
+AUTH_REFUSED = frozenset({401, 403})
+
+
+# D24 cashout status codes (CONTRACT section 2).
+CASHOUT_STATUS_NAMES: dict[int, str] = {
+    0: "Pending",
+    1: "Completed",
+    2: "Cancelled",
+    3: "Rejected",
+    4: "Delivered",
+    5: "On hold",
+}
+CANCELLED_STATUS = 2
+
+
+@dataclass(frozen=True)
+class UpstreamError:
+    """What D24 answered when it answered with an error: facts only, never our request."""
+
+    http_status: int
+    code: int | str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `upstream` field of the result."""
+        return {"http_status": self.http_status, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CashoutStatus:
+    """A cashout's status as D24 reported it."""
+
+    code: int
+    description: str
+    rejection_code: Any = None
+    rejection_reason: Any = None
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True when D24 holds the cashout cancelled."""
+        return self.code == CANCELLED_STATUS
 
 
 @dataclass(frozen=True)
@@ -36,7 +77,7 @@ class Reply:
 
     Everything here that may be passed on to a caller (the status description, the rejection
     fields, the error code and message) has been checked against every form of what the request
-    held in confidence (withholding.py); the body itself is not kept.
+    held in confidence (redaction.py); the body itself is not kept.
     """
 
     http_status: int
@@ -45,18 +86,18 @@ class Reply:
     upstream: UpstreamError | None = None
 
     @classmethod
-    def of(cls, answer: Answer, withholding: Withholding) -> Reply:
+    def of(cls, answer: Answer, redaction: Redaction) -> Reply:
         """The facts of `answer`; a body over the size limit or not a JSON object has none."""
         fields = _json_object(answer.body) if answer.complete else None
         code = fields.get("code") if fields is not None else None
-        status = _cashout_status(fields, withholding) if answer.http_status == 200 else None
+        status = _cashout_status(fields, redaction) if answer.http_status == 200 else None
         confirmed = status is not None and status.is_cancelled
         return cls(
             http_status=answer.http_status,
             error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
             status=status,
             # A confirmation is no error: nothing of it is passed on as `upstream`.
-            upstream=None if confirmed else _upstream(answer.http_status, fields, withholding),
+            upstream=None if confirmed else _upstream(answer.http_status, fields, redaction),
         )
 
 
@@ -148,7 +189,7 @@ class D24Client:
             # The 64 KiB limit is on what D24 sends; a compressed answer could expand past it.
             "Accept-Encoding": "identity",
         }
-        withholding = credentials.withholding.also(signature)
+        redaction = credentials.redaction.also(signature)
         request = self._exchange.prepare(method, self._base_url + path, headers, body)
         no_answer = NoAnswer.TIMED_OUT  # when no attempt can start at all
         last_reply: Reply | None = None
@@ -169,7 +210,7 @@ class D24Client:
                 may_have_applied = may_have_applied or failed.may_have_reached
                 no_answer = _NO_ANSWER[failed.failure]
             else:
-                reply = Reply.of(answer, withholding)
+                reply = Reply.of(answer, redaction)
                 if not is_retryable_status(reply.http_status):
                     return CallResult(reply, None, may_have_applied, sent)
                 last_reply, no_answer = reply, NoAnswer.UNAVAILABLE
@@ -214,31 +255,29 @@ def _json_object(content: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def _cashout_status(
-    fields: dict[str, Any] | None, withholding: Withholding
-) -> CashoutStatus | None:
+def _cashout_status(fields: dict[str, Any] | None, redaction: Redaction) -> CashoutStatus | None:
     """The cashout status an answer reports, or None when it carries no well-formed one."""
     if fields is None:
         return None
     code = fields.get("cashout_status")
     if not isinstance(code, int) or isinstance(code, bool) or code < 0:
         return None
-    description = withholding.scrub(fields.get("cashout_status_description"))
+    description = redaction.scrub(fields.get("cashout_status_description"))
     return CashoutStatus(
         code=code,
         description=description
         if isinstance(description, str)
         else CASHOUT_STATUS_NAMES.get(code, "Unknown"),
-        rejection_code=_passable(withholding.scrub(fields.get("rejection_code"))),
-        rejection_reason=_passable(withholding.scrub(fields.get("rejection_reason"))),
+        rejection_code=_passable(redaction.scrub(fields.get("rejection_code"))),
+        rejection_reason=_passable(redaction.scrub(fields.get("rejection_reason"))),
     )
 
 
 def _upstream(
-    http_status: int, fields: dict[str, Any] | None, withholding: Withholding
+    http_status: int, fields: dict[str, Any] | None, redaction: Redaction
 ) -> UpstreamError:
-    code = withholding.scrub(fields.get("code")) if fields is not None else None
-    message = withholding.scrub(fields.get("message")) if fields is not None else None
+    code = redaction.scrub(fields.get("code")) if fields is not None else None
+    message = redaction.scrub(fields.get("message")) if fields is not None else None
     return UpstreamError(
         http_status=http_status,
         code=_passable(code),

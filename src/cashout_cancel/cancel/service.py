@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .credentials import Credentials, CredentialStore
-from .d24_client import CallResult, D24Client, NoAnswer
-from .deadline import MIN_ATTEMPT_SECONDS, Deadline, status_reserve
+from ..credentials.secret import Credentials
+from ..credentials.store import CredentialStore
+from ..d24.client import AUTH_REFUSED, CallResult, D24Client, NoAnswer
+from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
+from ..settings import ConfigurationError
 from .decision import NOT_ASKED, LookUp, Said, decide, needs_look_up, read_look_up
-from .errors import ConfigurationError
 from .outcomes import CancelResult, Outcome
-from .validation import CancelRequest
-
-_AUTH_REFUSED = frozenset({401, 403})
+from .request import CancelRequest
 
 Call = Callable[[Credentials], CallResult]
 
@@ -35,12 +34,12 @@ class CancelService:
 
     def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelResult:
         """Cancel `request` at D24 and answer truthfully whatever fails around it."""
-        if deadline.remaining() < MIN_ATTEMPT_SECONDS:
+        if not self._can_start(deadline):
             return decide(request, _NOTHING_SENT, _NO_TIME_TO_ASK)
         try:
             credentials = self._credentials.get(deadline)
             # Cancel attempts leave room for a whole status look-up after them.
-            reserve = status_reserve(deadline.remaining(), self._client.attempt_limit)
+            reserve = _status_reserve(deadline.remaining(), self._client.attempt_limit)
             cancelled, credentials = self._with_one_reread(
                 credentials,
                 deadline,
@@ -55,10 +54,13 @@ class CancelService:
         )
         return decide(request, cancelled, look_up or NOT_ASKED)
 
-    @property
-    def attempt_limit(self) -> float:
-        """The longest one D24 attempt may take."""
-        return self._client.attempt_limit
+    def _can_start(self, deadline: Deadline) -> bool:
+        """True while a cancel is worth starting: a whole attempt and the status look-up after it
+        still fit, or at least half the deadline's time is left (a short deadline, or the first
+        cancels of an invocation, use what there is). A cancel queued behind others in a bulk
+        batch is not started late: its message is answered 504, nothing sent, and redelivered."""
+        needed = min(2 * self._client.attempt_limit, deadline.span / 2)
+        return deadline.remaining() >= max(MIN_ATTEMPT_SECONDS, needed)
 
     def clear_credentials(self) -> None:
         """Forget cached credentials; the next cancel reads the secret again."""
@@ -85,7 +87,7 @@ class CancelService:
         first = call(credentials)
         if first.no_answer is not None or first.reply is None:
             return first, credentials
-        if first.reply.http_status not in _AUTH_REFUSED:
+        if first.reply.http_status not in AUTH_REFUSED:
             return first, credentials
         credentials = self._credentials.refresh(credentials, deadline)
         second = call(credentials)
@@ -98,6 +100,13 @@ class CancelService:
             ),
             credentials,
         )
+
+
+def _status_reserve(remaining: float, attempt_limit: float) -> float:
+    """Seconds the cancel attempts leave for the status look-up after them: a whole look-up
+    attempt when there is time for both, otherwise half of what is left, so that neither the
+    cancel nor the look-up that may have to explain it is starved."""
+    return min(attempt_limit, remaining / 2)
 
 
 def configuration_error(request: CancelRequest, problem: ConfigurationError) -> CancelResult:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..d24.client import CashoutStatus, UpstreamError
+
 
 class Outcome(StrEnum):
     """What happened to one cancel request; the value is what callers see."""
@@ -56,45 +58,6 @@ OUTCOME_TABLE: dict[Outcome, tuple[int, str | None]] = {
     Outcome.CONFIGURATION_ERROR: (500, "The function is misconfigured; see its logs."),
     Outcome.INTERNAL_ERROR: (500, "Unexpected internal error; see the function's logs."),
 }
-
-# D24 cashout status codes (CONTRACT section 2).
-CASHOUT_STATUS_NAMES: dict[int, str] = {
-    0: "Pending",
-    1: "Completed",
-    2: "Cancelled",
-    3: "Rejected",
-    4: "Delivered",
-    5: "On hold",
-}
-CANCELLED_STATUS = 2
-
-
-@dataclass(frozen=True)
-class UpstreamError:
-    """What D24 answered when it answered with an error: facts only, never our request."""
-
-    http_status: int
-    code: int | str | None = None
-    message: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `upstream` field of the result."""
-        return {"http_status": self.http_status, "code": self.code, "message": self.message}
-
-
-@dataclass(frozen=True)
-class CashoutStatus:
-    """A cashout's status as D24 reported it."""
-
-    code: int
-    description: str
-    rejection_code: Any = None
-    rejection_reason: Any = None
-
-    @property
-    def is_cancelled(self) -> bool:
-        """True when D24 holds the cashout cancelled."""
-        return self.code == CANCELLED_STATUS
 
 
 @dataclass(frozen=True)

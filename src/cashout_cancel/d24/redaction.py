@@ -37,20 +37,20 @@ def forms_of(secret: str) -> set[str]:
     return {form.lower() for form in forms if form}
 
 
-class Withholding:
+class Redaction:
     """The confidential values of one request, and a check of everything passed on from D24."""
 
     def __init__(self, forms: frozenset[str] = frozenset()) -> None:
         self._forms = forms
 
     @classmethod
-    def of(cls, secrets: Iterable[str]) -> Withholding:
+    def of(cls, secrets: Iterable[str]) -> Redaction:
         """A check for every form of each of `secrets`."""
         return cls(frozenset(form for secret in secrets for form in forms_of(secret)))
 
-    def also(self, secret: str) -> Withholding:
+    def also(self, secret: str) -> Redaction:
         """This check plus every form of `secret` (a request's signature)."""
-        return Withholding(self._forms | forms_of(secret))
+        return Redaction(self._forms | forms_of(secret))
 
     def reveals(self, text: str) -> bool:
         """True when `text` contains any form of any confidential value."""
