@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cancel.service import CancelService
+from .credentials.accounts import Accounts
 from .credentials.secrets_manager import sdk_reader
-from .credentials.store import CredentialStore
 from .d24.client import D24Client
 from .d24.exchange import HttpExchange
 from .d24.retry import RetryPolicy
@@ -61,6 +61,13 @@ def current() -> Container:
 def _build(environment: tuple[str | None, ...]) -> Container:
     global _built
     settings = load_settings()
+    accounts = Accounts(
+        settings.secret_id,
+        settings.merchant_secret_prefix,
+        sdk_reader(secrets_client),
+        settings.secret_ttl,
+        settings.merchant_cache_size,
+    )
     client = D24Client(
         settings.base_url,
         http_exchange(pool_size=max(MIN_POOL_SIZE, settings.bulk_concurrency)),
@@ -68,10 +75,10 @@ def _build(environment: tuple[str | None, ...]) -> Container:
         read_timeout=settings.read_timeout,
         policy=RetryPolicy(settings.max_attempts, settings.backoff_base, settings.backoff_max),
         on_latency=record_latency,
+        withheld=accounts.withheld,
     )
-    store = CredentialStore(settings.secret_id, sdk_reader(secrets_client), settings.secret_ttl)
     publisher = ResultPublisher(events_client, settings.results_event_bus)
-    _built = Container(settings, CancelService(client, store), publisher, environment)
+    _built = Container(settings, CancelService(client, accounts), publisher, environment)
     return _built
 
 

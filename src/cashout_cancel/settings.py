@@ -17,6 +17,8 @@ class ConfigurationError(Exception):
 # Every variable the function reads; a change to any of them yields new settings.
 ENV_NAMES = (
     "D24_SECRET_ID",
+    "D24_MERCHANT_SECRET_PREFIX",
+    "MERCHANT_CACHE_SIZE",
     "D24_BASE_URL",
     "D24_TIMEOUT_SECONDS",
     "D24_CONNECT_TIMEOUT_SECONDS",
@@ -34,7 +36,8 @@ ENV_NAMES = (
 class Settings:
     """Validated configuration (CONTRACT section 3; defaults documented in the README)."""
 
-    secret_id: str
+    # The default account's secret; None when only named accounts are served (section 11).
+    secret_id: str | None
     base_url: str
     read_timeout: float = 5.0
     connect_timeout: float = 2.0
@@ -47,13 +50,18 @@ class Settings:
     # and those callers' requests are refused as CONFIGURATION_ERROR before anything is sent.
     results_event_bus: str | None = None
     bulk_concurrency: int = 8  # cancels in flight at once for one SQS batch
+    # Named merchant accounts (CONTRACT section 11): the prefix of their secrets' names (None:
+    # a request naming one is refused), and how many accounts' credentials are cached at once.
+    merchant_secret_prefix: str | None = None
+    merchant_cache_size: int = 32
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     """Parse and validate the environment, or raise ConfigurationError naming the variable."""
-    secret_id = environ.get("D24_SECRET_ID", "").strip()
-    if not secret_id:
-        raise ConfigurationError("D24_SECRET_ID is not set")
+    secret_id = environ.get("D24_SECRET_ID", "").strip() or None
+    prefix = environ.get("D24_MERCHANT_SECRET_PREFIX", "").strip() or None
+    if secret_id is None and prefix is None:
+        raise ConfigurationError("neither D24_SECRET_ID nor D24_MERCHANT_SECRET_PREFIX is set")
     base_url = _base_url(environ.get("D24_BASE_URL", "").strip())
     return Settings(
         secret_id=secret_id,
@@ -67,6 +75,10 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         deadline_margin=_number(environ, "DEADLINE_MARGIN_MS", 500, low=0, high=60000) / 1000,
         results_event_bus=environ.get("RESULTS_EVENT_BUS", "").strip() or None,
         bulk_concurrency=int(_number(environ, "BULK_CONCURRENCY", 8, low=1, high=64, integer=True)),
+        merchant_secret_prefix=prefix,
+        merchant_cache_size=int(
+            _number(environ, "MERCHANT_CACHE_SIZE", 32, low=1, high=10000, integer=True)
+        ),
     )
 
 

@@ -30,6 +30,7 @@ def refusal(problem: InvalidRequest) -> CancelResult:
         cashout_id=problem.cashout_id,
         external_id=problem.external_id,
         message=f"Invalid request: {problem.message}",
+        merchant=problem.merchant,
     )
 
 

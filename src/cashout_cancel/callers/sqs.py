@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..cancel.outcomes import CancelResult
+from ..cancel.outcomes import CancelResult, Outcome
 from ..cancel.request import CancelRequest, InvalidRequest, parse_json_object
 from ..observability import record_batch_item_failures
 from ..result_events import ResultEvent
@@ -58,11 +58,12 @@ class SqsCaller:
         with ThreadPoolExecutor(invocation.concurrency, thread_name_prefix="bulk") as pool:
             results = list(pool.map(lambda m: invocation.run(m.request, m.message_id), messages))
         # Delivered again: invalid messages (they end in the dead-letter queue, where an operator
-        # sees them), results of 500 or more (a cancel not started in time among them).
+        # sees them; one naming an account this deployment cannot serve too, section 11),
+        # results of 500 or more (a cancel not started in time among them).
         again = {
             m.message_id
             for m, r in zip(messages, results, strict=True)
-            if isinstance(m.request, CancelResult) or r.status_code >= 500
+            if r.outcome is Outcome.INVALID_REQUEST or r.status_code >= 500
         }
         finals = [
             ResultEvent(r, self.name, m.message_id)

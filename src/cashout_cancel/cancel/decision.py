@@ -158,6 +158,7 @@ def decide(request: CancelRequest, call: CallResult, look_up: LookUp) -> CancelR
             status=status,
             upstream=shown,
             message=_message(outcome, answer, call, look_up, status),
+            merchant=request.merchant,
         )
 
     if look_up.said is Said.NOT_ASKED:

@@ -19,6 +19,7 @@ class Outcome(StrEnum):
     CANCELLED = "CANCELLED"
     ALREADY_CANCELLED = "ALREADY_CANCELLED"
     NOT_FOUND = "NOT_FOUND"
+    UNKNOWN_MERCHANT = "UNKNOWN_MERCHANT"
     NOT_CANCELLABLE = "NOT_CANCELLABLE"
     INVALID_REQUEST = "INVALID_REQUEST"
     ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
@@ -37,6 +38,10 @@ OUTCOME_TABLE: dict[Outcome, tuple[int, str | None]] = {
     Outcome.CANCELLED: (200, None),
     Outcome.ALREADY_CANCELLED: (200, None),
     Outcome.NOT_FOUND: (404, "D24 has no cashout with this cashout_id and external_id."),
+    Outcome.UNKNOWN_MERCHANT: (
+        404,
+        "No such merchant account: it has no D24 secret in this deployment; nothing was sent.",
+    ),
     Outcome.NOT_CANCELLABLE: (409, "D24 refused the cancel: the cashout is no longer cancellable."),
     Outcome.INVALID_REQUEST: (400, "The request is invalid."),
     Outcome.ROUTE_NOT_FOUND: (404, "No such route: use POST /cashouts/{cashout_id}/cancel."),
@@ -70,6 +75,7 @@ class CancelResult:
     status: CashoutStatus | None = None
     message: str | None = None
     upstream: UpstreamError | None = None
+    merchant: str | None = None  # the account the request named (CONTRACT section 11)
 
     @property
     def status_code(self) -> int:
@@ -83,6 +89,8 @@ class CancelResult:
             body["cashout_id"] = self.cashout_id
         if self.external_id is not None:
             body["external_id"] = self.external_id
+        if self.merchant is not None:
+            body["merchant"] = self.merchant
         if self.status is not None:
             body["cashout_status"] = self.status.code
             body["cashout_status_description"] = self.status.description

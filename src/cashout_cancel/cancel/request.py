@@ -12,6 +12,10 @@ T = TypeVar("T")
 
 MAX_CASHOUT_ID = 2**63 - 1
 MAX_EXTERNAL_ID_LENGTH = 100
+# A merchant account's name (CONTRACT section 11): it becomes part of a secret's name, so only
+# lowercase letters, digits and '-', starting with a letter or digit, at most 32 characters.
+MERCHANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+MERCHANT_RULE = "must be 1 to 32 characters from a-z, 0-9 and '-', starting with a letter or digit"
 # Plain ASCII decimal digits, no sign, no leading zero; `str.isdigit` would admit other scripts.
 _DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
 
@@ -22,17 +26,25 @@ class CancelRequest:
 
     cashout_id: int
     external_id: str
+    merchant: str | None = None  # the merchant account; None: the default one (section 11)
 
 
 class InvalidRequest(Exception):
     """The request is invalid; `message` names every offending field."""
 
-    def __init__(self, message: str, cashout_id: int | None = None, external_id: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        cashout_id: int | None = None,
+        external_id: str | None = None,
+        merchant: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         # The fields that were valid, so the answer can echo them (CONTRACT section 4).
         self.cashout_id = cashout_id
         self.external_id = external_id
+        self.merchant = merchant
 
 
 class _OutOfRange:
@@ -93,14 +105,30 @@ def parse_external_id(value: Any) -> str:
     return value
 
 
+def parse_merchant(value: Any) -> str | None:
+    """The merchant account named, None for the default one (absent or null), or ValueError
+    saying what a valid name is; the message never repeats the value (CONTRACT section 11)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MERCHANT_PATTERN.fullmatch(value):
+        raise ValueError(MERCHANT_RULE)
+    return value
+
+
 def parse_request(fields: Mapping[str, Any]) -> CancelRequest:
-    """Validate `cashout_id` and `external_id` from a caller's payload, or raise InvalidRequest."""
+    """Validate `cashout_id`, `external_id` and the optional `merchant` from a caller's payload,
+    or raise InvalidRequest."""
     problems: list[str] = []
     cashout_id = _field(fields, "cashout_id", parse_cashout_id, problems)
     external_id = _field(fields, "external_id", parse_external_id, problems)
+    merchant = None
+    try:
+        merchant = parse_merchant(fields.get("merchant"))
+    except ValueError as exc:
+        problems.append(f"merchant {exc}")
     if problems or cashout_id is None or external_id is None:
-        raise InvalidRequest("; ".join(problems) + ".", cashout_id, external_id)
-    return CancelRequest(cashout_id=cashout_id, external_id=external_id)
+        raise InvalidRequest("; ".join(problems) + ".", cashout_id, external_id, merchant)
+    return CancelRequest(cashout_id=cashout_id, external_id=external_id, merchant=merchant)
 
 
 def _field(

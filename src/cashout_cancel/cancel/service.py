@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..credentials.accounts import AccountNotServed, Accounts
 from ..credentials.secret import Credentials
+from ..credentials.secrets_manager import SecretNotFound
 from ..credentials.store import CredentialStore
 from ..d24.client import AUTH_REFUSED, CallResult, D24Client, NoAnswer
 from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
@@ -28,29 +30,45 @@ _NO_TIME_TO_ASK = LookUp(Said.COULD_NOT_TELL, no_answer=NoAnswer.TIMED_OUT)
 class CancelService:
     """Cancels one cashout per call; safe to share across threads and warm invocations."""
 
-    def __init__(self, client: D24Client, credentials: CredentialStore) -> None:
+    def __init__(self, client: D24Client, accounts: Accounts) -> None:
         self._client = client
-        self._credentials = credentials
+        self._accounts = accounts
 
     def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelResult:
         """Cancel `request` at D24 and answer truthfully whatever fails around it."""
+        try:
+            store = self._accounts.store_for(request.merchant)
+        except AccountNotServed as problem:
+            return _merchant_refused(request, problem)
         if not self._can_start(deadline):
             return decide(request, _NOTHING_SENT, _NO_TIME_TO_ASK)
         try:
-            credentials = self._credentials.get(deadline)
+            credentials = store.get(deadline)
+        except SecretNotFound as exc:
+            if request.merchant is None:
+                return configuration_error(request, exc)
+            # A named account whose secret does not exist: nothing was sent (section 11).
+            self._accounts.forget(request.merchant, store)
+            return unknown_merchant(request)
+        except ConfigurationError as exc:
+            return configuration_error(request, exc)
+        try:
             # Cancel attempts leave room for a whole status look-up after them.
             reserve = _status_reserve(deadline.remaining(), self._client.attempt_limit)
             cancelled, credentials = self._with_one_reread(
+                store,
                 credentials,
                 deadline,
                 lambda c: self._client.cancel(
                     c, request.cashout_id, request.external_id, deadline, reserve
                 ),
             )
-        except ConfigurationError as exc:
+        except ConfigurationError as exc:  # the secret re-read after D24 refused it
             return configuration_error(request, exc)
         look_up = (
-            self._look_up(request, credentials, deadline) if needs_look_up(cancelled) else None
+            self._look_up(request, store, credentials, deadline)
+            if needs_look_up(cancelled)
+            else None
         )
         return decide(request, cancelled, look_up or NOT_ASKED)
 
@@ -63,14 +81,19 @@ class CancelService:
         return deadline.remaining() >= max(MIN_ATTEMPT_SECONDS, needed)
 
     def clear_credentials(self) -> None:
-        """Forget cached credentials; the next cancel reads the secret again."""
-        self._credentials.clear()
+        """Forget every account's cached credentials; the next cancels read the secrets again."""
+        self._accounts.clear()
 
     def _look_up(
-        self, request: CancelRequest, credentials: Credentials, deadline: Deadline
+        self,
+        request: CancelRequest,
+        store: CredentialStore,
+        credentials: Credentials,
+        deadline: Deadline,
     ) -> LookUp:
         try:
             found, _ = self._with_one_reread(
+                store,
                 credentials,
                 deadline,
                 lambda c: self._client.status(c, request.cashout_id, request.external_id, deadline),
@@ -80,16 +103,17 @@ class CancelService:
         return read_look_up(found)
 
     def _with_one_reread(
-        self, credentials: Credentials, deadline: Deadline, call: Call
+        self, store: CredentialStore, credentials: Credentials, deadline: Deadline, call: Call
     ) -> tuple[CallResult, Credentials]:
-        """`call` with the cached credentials and, if D24 refuses them, once more with the secret
-        re-read: a rotated secret is picked up without a cold start (CONTRACT section 5)."""
+        """`call` with the cached credentials and, if D24 refuses them, once more with the
+        account's secret re-read: a rotated secret is picked up without a cold start (CONTRACT
+        section 5), account by account (section 11)."""
         first = call(credentials)
         if first.no_answer is not None or first.reply is None:
             return first, credentials
         if first.reply.http_status not in AUTH_REFUSED:
             return first, credentials
-        credentials = self._credentials.refresh(credentials, deadline)
+        credentials = store.refresh(credentials, deadline)
         second = call(credentials)
         return (
             CallResult(
@@ -116,4 +140,26 @@ def configuration_error(request: CancelRequest, problem: ConfigurationError) -> 
         cashout_id=request.cashout_id,
         external_id=request.external_id,
         message=f"Configuration error: {problem}.",
+        merchant=request.merchant,
+    )
+
+
+def unknown_merchant(request: CancelRequest) -> CancelResult:
+    """The 404 for a named merchant account that has no secret: nothing was sent."""
+    return CancelResult(
+        Outcome.UNKNOWN_MERCHANT,
+        cashout_id=request.cashout_id,
+        external_id=request.external_id,
+        merchant=request.merchant,
+    )
+
+
+def _merchant_refused(request: CancelRequest, problem: AccountNotServed) -> CancelResult:
+    """The 400 for a request this configuration cannot serve (section 11's table); the account
+    it named is not echoed, it is the offending field."""
+    return CancelResult(
+        Outcome.INVALID_REQUEST,
+        cashout_id=request.cashout_id,
+        external_id=request.external_id,
+        message=f"Invalid request: {problem.message}.",
     )

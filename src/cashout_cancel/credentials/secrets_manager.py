@@ -7,6 +7,15 @@ from typing import Any
 
 from ..settings import ConfigurationError
 
+# Secrets Manager's answer for a secret that does not exist. One scheduled for deletion still
+# exists: it answers InvalidRequestException, a configuration error.
+NOT_FOUND_CODE = "ResourceNotFoundException"
+
+
+class SecretNotFound(ConfigurationError):
+    """The secret does not exist. For a named merchant account this means an unknown account
+    (UNKNOWN_MERCHANT, CONTRACT section 11); for the default one, a configuration error."""
+
 
 def sdk_reader(client: Callable[[], Any]) -> Callable[[str], Any]:
     """A reader of SecretStrings through the Secrets Manager client `client()` returns."""
@@ -20,7 +29,8 @@ def sdk_reader(client: Callable[[], Any]) -> Callable[[str], Any]:
             response = client().get_secret_value(SecretId=secret_id)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
-            raise ConfigurationError(f"the D24 secret could not be read ({code})") from None
+            problem = SecretNotFound if code == NOT_FOUND_CODE else ConfigurationError
+            raise problem(f"the D24 secret could not be read ({code})") from None
         except BotoCoreError as exc:
             raise ConfigurationError(
                 f"the D24 secret could not be read ({type(exc).__name__})"

@@ -45,6 +45,11 @@ class CredentialStore:
         self._cached: Credentials | None = None
         self._expires = 0.0
 
+    @property
+    def loaded(self) -> Credentials | None:
+        """The credentials last read, expired or not (what answers must withhold), or None."""
+        return self._cached
+
     def get(self, deadline: Deadline) -> Credentials:
         """The cached credentials, read from Secrets Manager when absent or expired."""
         cached = self._cached

@@ -137,6 +137,7 @@ class D24Client:
         policy: RetryPolicy,
         sleep: Callable[[float], None] = time.sleep,
         on_latency: Callable[[float], None] | None = None,
+        withheld: Callable[[Credentials], Redaction] | None = None,
     ) -> None:
         self._base_url = base_url
         self._exchange = exchange
@@ -145,6 +146,9 @@ class D24Client:
         self._policy = policy
         self._sleep = sleep
         self._on_latency = on_latency
+        # What answers must withhold besides the request's own credentials: with several
+        # merchant accounts, every loaded account's (CONTRACT section 6).
+        self._withheld = withheld
 
     @property
     def attempt_limit(self) -> float:
@@ -189,7 +193,8 @@ class D24Client:
             # The 64 KiB limit is on what D24 sends; a compressed answer could expand past it.
             "Accept-Encoding": "identity",
         }
-        redaction = credentials.redaction.also(signature)
+        withheld = credentials.redaction if self._withheld is None else self._withheld(credentials)
+        redaction = withheld.also(signature)
         request = self._exchange.prepare(method, self._base_url + path, headers, body)
         no_answer = NoAnswer.TIMED_OUT  # when no attempt can start at all
         last_reply: Reply | None = None

@@ -48,6 +48,11 @@ class Redaction:
         """A check for every form of each of `secrets`."""
         return cls(frozenset(form for secret in secrets for form in forms_of(secret)))
 
+    @classmethod
+    def union(cls, redactions: Iterable[Redaction]) -> Redaction:
+        """One check for everything each of `redactions` checks (several accounts' secrets)."""
+        return cls(frozenset().union(*(r._forms for r in redactions)))
+
     def also(self, secret: str) -> Redaction:
         """This check plus every form of `secret` (a request's signature)."""
         return Redaction(self._forms | forms_of(secret))

@@ -1,0 +1,107 @@
+"""The credentials of every D24 merchant account one deployment serves (CONTRACT section 11).
+
+One CredentialStore per account, so that each account's secret is cached, expires and is re-read
+after a refusal on its own: the default account's (`D24_SECRET_ID`), always kept, and the named
+accounts' (`D24_MERCHANT_SECRET_PREFIX` + name), at most `MERCHANT_CACHE_SIZE` accounts in all,
+the least recently used named one giving way first (it is simply read again when next needed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from ..d24.redaction import Redaction
+from .secret import Credentials
+from .store import CredentialStore, SecretReader
+
+
+class AccountNotServed(Exception):
+    """The request names an account this deployment cannot serve, or names none when it must;
+    `message` names the `merchant` field, never its value."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Accounts:
+    """Which store holds which account's credentials; safe to share across threads."""
+
+    def __init__(
+        self,
+        default_secret_id: str | None,
+        prefix: str | None,
+        read: SecretReader,
+        ttl: float,
+        size: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._prefix = prefix
+        self._make: Callable[[str], CredentialStore] = lambda secret_id: CredentialStore(
+            secret_id, read, ttl, clock
+        )
+        self._default = self._make(default_secret_id) if default_secret_id else None
+        # The default account counts towards the bound and is never the one to give way.
+        self._named_limit = max(0, size - (self._default is not None))
+        self._named: OrderedDict[str, CredentialStore] = OrderedDict()
+        self._lock = threading.Lock()
+        self._withheld: tuple[frozenset[Credentials], Redaction] = (frozenset(), Redaction())
+
+    def store_for(self, merchant: str | None) -> CredentialStore:
+        """The store of `merchant`'s credentials (None: the default account), or
+        AccountNotServed when this configuration has no such kind of account."""
+        if merchant is None:
+            if self._default is None:
+                raise AccountNotServed(
+                    "merchant is required: this deployment has no default account"
+                )
+            return self._default
+        if self._prefix is None:
+            raise AccountNotServed(
+                "merchant cannot be named: this deployment serves only its default account"
+            )
+        with self._lock:
+            store = self._named.get(merchant)
+            if store is not None:
+                self._named.move_to_end(merchant)
+                return store
+            # Made under the lock: concurrent first requests for an account share one store,
+            # whose own lock then reads the secret once for all of them.
+            store = self._named[merchant] = self._make(self._prefix + merchant)
+            while len(self._named) > self._named_limit:
+                self._named.popitem(last=False)
+            return store
+
+    def forget(self, merchant: str, store: CredentialStore) -> None:
+        """Drop `merchant`'s store (its secret does not exist), so that requests for accounts
+        that do not exist never push out the ones that do."""
+        with self._lock:
+            if self._named.get(merchant) is store:
+                del self._named[merchant]
+
+    def withheld(self, credentials: Credentials) -> Redaction:
+        """What anything passed on from D24 must withhold (CONTRACT section 6): every form of
+        the credentials of every account loaded in this container, `credentials` included."""
+        stores = [self._default] if self._default is not None else []
+        if self._named:
+            with self._lock:
+                stores += self._named.values()
+        loaded = {credentials}
+        loaded.update(c for store in stores if (c := store.loaded) is not None)
+        key = frozenset(loaded)
+        known, redaction = self._withheld
+        if key != known:
+            # Built again only when an account's credentials were read, changed or gave way.
+            redaction = Redaction.union(c.redaction for c in key)
+            self._withheld = (key, redaction)
+        return redaction
+
+    def clear(self) -> None:
+        """Forget every account's cached credentials (SnapStart restore, tests)."""
+        if self._default is not None:
+            self._default.clear()
+        with self._lock:
+            self._named.clear()
