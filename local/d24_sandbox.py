@@ -17,6 +17,11 @@ answers:
 
 An unknown path answers 404 and a known path with another method 405, before any of that.
 
+Several merchant accounts (CONTRACT section 11): the one built with the constructor's credentials
+and any added with ``add_account``, each with its own login, pass, secret key and cashouts. A
+request belongs to the account whose secret key signed it: its login and pass must be that
+account's, and it sees only that account's cashouts (another account's cashout is 509).
+
 Run it alone with ``python -m local.d24_sandbox --port 8024``.
 """
 
@@ -137,6 +142,7 @@ class Received:
     endpoint: Endpoint
     client_port: int = 0  # the client's TCP port: requests on one kept-alive connection share it
     at: float = 0.0  # when it was read, time.time(): it is not answered before at + latency
+    account: str | None = None  # the added account whose key signed it; None: the first one
 
     def header(self, name: str) -> str | None:
         """A header's value, whatever the case of its name, or None."""
@@ -321,6 +327,16 @@ def _non_negative(seconds: float) -> float:
     return seconds
 
 
+@dataclass
+class _Account:
+    """An account added with `D24Sandbox.add_account`: its credentials and its own cashouts."""
+
+    login: str
+    password: str
+    secret_key: str
+    cashouts: dict[int, Cashout]
+
+
 def _status_payload(cashout: Cashout) -> dict[str, object]:
     payload: dict[str, object] = {
         "cashout_status": cashout.status,
@@ -374,6 +390,7 @@ class D24Sandbox:
         self._in_flight_peak = 0
         self._lock = threading.Lock()
         self._cashouts: dict[int, Cashout] = dict(SEED_CASHOUTS) if seed else {}
+        self._accounts: dict[str, _Account] = {}  # added merchant accounts, by name
         self._faults: list[tuple[Fault, FaultTarget]] = []
         self._received: list[Received] = []
         self._played: list[tuple[Endpoint, Fault]] = []
@@ -454,12 +471,36 @@ class D24Sandbox:
         login: str | None = None,
         password: str | None = None,
         secret_key: str | None = None,
+        account: str | None = None,
     ) -> None:
-        """Rotate credentials; the old ones fail from the next request on. None keeps a value."""
+        """Rotate credentials (of an added `account`, or the first one); the old ones fail from
+        the next request on. None keeps a value."""
         with self._lock:
+            if account is not None:
+                added = self._accounts[account]
+                added.login = added.login if login is None else login
+                added.password = added.password if password is None else password
+                added.secret_key = added.secret_key if secret_key is None else secret_key
+                return
             self._login = self._login if login is None else login
             self._password = self._password if password is None else password
             self._secret_key = self._secret_key if secret_key is None else secret_key
+
+    def add_account(self, account: str, *, login: str, password: str, secret_key: str) -> None:
+        """Add a merchant account with its own credentials and no cashouts (`add_cashout` with
+        `account=` gives it some). Each account needs its own secret key: the key that signed a
+        request tells whose it is."""
+        with self._lock:
+            keys = {self._secret_key} | {a.secret_key for a in self._accounts.values()}
+            if account in self._accounts or secret_key in keys:
+                raise ValueError(f"account {account!r} or its secret key is taken")
+            self._accounts[account] = _Account(login, password, secret_key, {})
+
+    def credentials_of(self, account: str) -> dict[str, str]:
+        """An added account's current credentials, shaped like the SecretString."""
+        with self._lock:
+            added = self._accounts[account]
+            return {"login": added.login, "pass": added.password, "secret_key": added.secret_key}
 
     def add_cashout(
         self,
@@ -468,23 +509,30 @@ class D24Sandbox:
         status: int = PENDING,
         rejection_code: str | None = None,
         rejection_reason: str | None = None,
+        account: str | None = None,
     ) -> None:
-        """Create or replace a cashout."""
+        """Create or replace a cashout (of an added `account`, or of the first one)."""
         with self._lock:
-            self._cashouts[cashout_id] = Cashout(
+            self._cashouts_of(account)[cashout_id] = Cashout(
                 external_id, status, rejection_code, rejection_reason
             )
 
-    def status_of(self, cashout_id: int) -> int | None:
-        """A cashout's current status code, or None when there is no such cashout."""
+    def status_of(self, cashout_id: int, account: str | None = None) -> int | None:
+        """A cashout's current status code (in an added `account`, or in the first one), or
+        None when that account has no such cashout."""
         with self._lock:
-            cashout = self._cashouts.get(cashout_id)
+            cashout = self._cashouts_of(account).get(cashout_id)
         return None if cashout is None else cashout.status
 
+    def _cashouts_of(self, account: str | None) -> dict[int, Cashout]:
+        return self._cashouts if account is None else self._accounts[account].cashouts
+
     def reset(self) -> None:
-        """Back to construction state: seed cashouts, initial credentials, no faults, empty log."""
+        """Back to construction state: seed cashouts, initial credentials, no added accounts, no
+        faults, empty log."""
         with self._lock:
             self._cashouts = dict(SEED_CASHOUTS) if self._seed else {}
+            self._accounts.clear()
             self._login, self._password, self._secret_key = self._initial_credentials
             self._faults.clear()
             self._received.clear()
@@ -551,14 +599,12 @@ class D24Sandbox:
         endpoint: Endpoint = route[1] if route is not None and route[0] == method else "other"
         provided = _header(headers, "Payload-Signature") or ""
         with self._lock:
-            expected = hmac.new(self._secret_key.encode("utf-8"), body, hashlib.sha256)
-            # Bytes, not str: compare_digest refuses non-ASCII str, and header values may be any.
-            valid = hmac.compare_digest(
-                expected.hexdigest().encode("ascii"), provided.encode("latin-1", "replace")
-            )
+            keys = {None: self._secret_key} | {n: a.secret_key for n, a in self._accounts.items()}
+            signed_by = [account for account, key in keys.items() if _signs(key, body, provided)]
             record = Received(
-                method, path, headers, body, valid, endpoint, client_port, time.time()
-            )
+                method, path, headers, body, bool(signed_by), endpoint, client_port, time.time(),
+                account=signed_by[0] if signed_by else None,
+            )  # fmt: skip
             self._received.append(record)
         return record
 
@@ -576,7 +622,9 @@ class D24Sandbox:
                     return fault
         return None
 
-    def _process(self, endpoint: Endpoint, content_type: str, body: bytes) -> Answer:
+    def _process(
+        self, endpoint: Endpoint, content_type: str, body: bytes, account: str | None = None
+    ) -> Answer:
         if content_type != "application/json":
             return _INVALID_PARAMS
         try:
@@ -586,13 +634,19 @@ class D24Sandbox:
         if not isinstance(payload, dict):
             return _INVALID_BODY
         with self._lock:
-            if payload.get("login") != self._login or payload.get("pass") != self._password:
+            login, password, cashouts = self._login, self._password, self._cashouts
+            if account is not None:
+                added = self._accounts.get(account)
+                if added is None:  # gone with a reset since the request was read
+                    return _INVALID_CREDENTIALS
+                login, password, cashouts = added.login, added.password, added.cashouts
+            if payload.get("login") != login or payload.get("pass") != password:
                 return _INVALID_CREDENTIALS
             params = _valid_params(payload)
             if params is None:
                 return _INVALID_PARAMS
             cashout_id, external_id = params
-            cashout = self._cashouts.get(cashout_id)
+            cashout = cashouts.get(cashout_id)
             if cashout is None or cashout.external_id != external_id:
                 return _NOT_FOUND
             if endpoint == "status":
@@ -600,8 +654,15 @@ class D24Sandbox:
             if cashout.status not in CANCELLABLE:
                 return _INVALID_TRANSITION
             cancelled = replace(cashout, status=CANCELLED)
-            self._cashouts[cashout_id] = cancelled
+            cashouts[cashout_id] = cancelled
         return _json_answer(200, _status_payload(cancelled), None)
+
+
+def _signs(secret_key: str, body: bytes, provided: str) -> bool:
+    """True when `provided` is the signature of `body` with `secret_key`."""
+    expected = hmac.new(secret_key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    # Bytes, not str: compare_digest refuses non-ASCII str, and header values may be any.
+    return hmac.compare_digest(expected.encode("ascii"), provided.encode("latin-1", "replace"))
 
 
 def _phrase(http_status: int) -> str:
@@ -693,18 +754,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._sandbox._enter()
             try:
                 if self._sleep(self._sandbox.latency):
-                    self._serve(record.endpoint, body)
+                    self._serve(record.endpoint, body, record.account)
             finally:
                 self._sandbox._leave()
 
-    def _serve(self, endpoint: Endpoint, body: bytes) -> None:
+    def _serve(self, endpoint: Endpoint, body: bytes, account: str | None = None) -> None:
         fault = self._sandbox._take_fault(endpoint)
         if fault is not None and not self._play_before(fault):
             return
         if fault is not None and fault.kind in ("drip", "stall_after_headers") and not fault.apply:
             self._play_after(fault, fault.answer or _PROXY_UNAVAILABLE)
             return
-        answer = self._sandbox._process(endpoint, self.headers.get_content_type(), body)
+        answer = self._sandbox._process(endpoint, self.headers.get_content_type(), body, account)
         if fault is None:
             self._send(answer)
         else:

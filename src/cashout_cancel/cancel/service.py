@@ -43,12 +43,11 @@ class CancelService:
         if not self._can_start(deadline):
             return decide(request, _NOTHING_SENT, _NO_TIME_TO_ASK)
         try:
-            credentials = store.get(deadline)
+            credentials = self._accounts.credentials(request.merchant, store, deadline)
         except SecretNotFound as exc:
             if request.merchant is None:
                 return configuration_error(request, exc)
             # A named account whose secret does not exist: nothing was sent (section 11).
-            self._accounts.forget(request.merchant, store)
             return unknown_merchant(request)
         except ConfigurationError as exc:
             return configuration_error(request, exc)

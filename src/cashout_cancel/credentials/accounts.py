@@ -4,6 +4,8 @@ One CredentialStore per account, so that each account's secret is cached, expire
 after a refusal on its own: the default account's (`D24_SECRET_ID`), always kept, and the named
 accounts' (`D24_MERCHANT_SECRET_PREFIX` + name), at most `MERCHANT_CACHE_SIZE` accounts in all,
 the least recently used named one giving way first (it is simply read again when next needed).
+A bounded OrderedDict rather than functools.lru_cache or cachetools: an account enters the
+bound only once its secret was read, and leaves it when its secret turns out not to exist.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from ..d24.redaction import Redaction
+from ..deadline import Deadline
+from ..settings import ConfigurationError
 from .secret import Credentials
+from .secrets_manager import SecretNotFound
 from .store import CredentialStore, SecretReader
 
 
@@ -65,19 +70,49 @@ class Accounts:
             )
         with self._lock:
             store = self._named.get(merchant)
-            if store is not None:
+            if store is None:
+                # Made under the lock: concurrent first requests for an account share one
+                # store, whose own lock then reads the secret once for all of them.
+                store = self._named[merchant] = self._make(self._prefix + merchant)
+            else:
                 self._named.move_to_end(merchant)
-                return store
-            # Made under the lock: concurrent first requests for an account share one store,
-            # whose own lock then reads the secret once for all of them.
-            store = self._named[merchant] = self._make(self._prefix + merchant)
-            while len(self._named) > self._named_limit:
-                self._named.popitem(last=False)
             return store
 
-    def forget(self, merchant: str, store: CredentialStore) -> None:
-        """Drop `merchant`'s store (its secret does not exist), so that requests for accounts
-        that do not exist never push out the ones that do."""
+    def credentials(
+        self, merchant: str | None, store: CredentialStore, deadline: Deadline
+    ) -> Credentials:
+        """The credentials in `store` (`merchant`'s, from `store_for`), read when not cached.
+
+        A named account takes its place among the cached ones once its secret was read (the
+        least recently used giving way beyond the bound); one whose first read fails holds
+        nothing and is dropped, so that names of accounts that do not exist never push out
+        the ones that do. SecretNotFound (UNKNOWN_MERCHANT for a named account) and the other
+        ConfigurationErrors pass through.
+        """
+        if merchant is None:
+            return store.get(deadline)
+        first = store.loaded is None
+        try:
+            credentials = store.get(deadline)
+        except SecretNotFound:
+            self._drop(merchant, store)
+            raise
+        except ConfigurationError:
+            if store.loaded is None:
+                self._drop(merchant, store)
+            raise
+        if first:
+            self._admit(merchant, store)
+        return credentials
+
+    def _admit(self, merchant: str, store: CredentialStore) -> None:
+        with self._lock:
+            if self._named.setdefault(merchant, store) is store:
+                self._named.move_to_end(merchant)
+            while len(self._named) > self._named_limit:
+                self._named.popitem(last=False)
+
+    def _drop(self, merchant: str, store: CredentialStore) -> None:
         with self._lock:
             if self._named.get(merchant) is store:
                 del self._named[merchant]
