@@ -149,9 +149,10 @@ def sqs_event(*bodies: Any, message_ids: list[str] | None = None) -> dict[str, A
     return {"Records": records}
 
 
-def direct_event(cashout_id: Any, external_id: Any) -> dict[str, Any]:
-    """The payload another Lambda sends with a direct Invoke."""
-    return {"cashout_id": cashout_id, "external_id": external_id}
+def direct_event(cashout_id: Any, external_id: Any, merchant: Any = None) -> dict[str, Any]:
+    """The payload another Lambda sends with a direct Invoke (`merchant` only when given)."""
+    payload = {"cashout_id": cashout_id, "external_id": external_id}
+    return payload if merchant is None else {**payload, "merchant": merchant}
 
 
 def _path_parameters(cashout_id: str | int, path: str, catch_all: bool) -> dict[str, str]:

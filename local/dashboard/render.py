@@ -53,6 +53,8 @@ def draw(picture: Picture, out: Path) -> None:
         axes = figure.add_axes(_rectangle(widget, width, height))
         if widget.kind == "text":
             _text(axes, widget)
+        elif widget.kind == "log":
+            _query(axes, widget)
         else:
             _metric(axes, widget, points, start, end)
     figure.text(MARGIN, 0.004, "\n".join(picture.notes), fontsize=8, va="bottom", color="#444")
@@ -75,6 +77,13 @@ def _text(axes: Axes, widget: Widget) -> None:
     axes.axis("off")
     text = "\n".join(line.lstrip("# ") for line in widget.markdown.splitlines())
     axes.text(0, 1, text, va="top", fontsize=9, wrap=True)
+
+
+def _query(axes: Axes, widget: Widget) -> None:
+    """A Logs Insights widget: its query is shown, not run (there are no logs in the picture)."""
+    axes.axis("off")
+    axes.set_title(widget.title + "  [Logs Insights, not run locally]", fontsize=9, loc="left")
+    axes.text(0, 1, widget.query.replace(" | ", "\n| "), va="top", fontsize=8, family="monospace")
 
 
 def _metric(axes: Axes, widget: Widget, points: list[emf.Datapoint], start: int, end: int) -> None:

@@ -18,6 +18,7 @@ DASHBOARD_TYPE = "AWS::CloudWatch::Dashboard"
 # Names the placeholders stand for in a local picture; stand_ins.py measures under the same ones.
 STACK_NAME = "cashout-cancel"
 FUNCTION_NAME = "cashout-cancel"
+LOG_GROUP = "/aws/lambda/cashout-cancel-cancel-cashout"
 QUEUES = ("FailureQueue", "CancelQueue", "CancelDeadLetterQueue")
 
 
@@ -40,7 +41,7 @@ class Series:
 class Widget:
     """One dashboard widget: where it sits on the 24-column grid and what it shows."""
 
-    kind: str  # "metric" or "text"
+    kind: str  # "metric", "text" or "log" (a Logs Insights query)
     title: str
     x: int
     y: int
@@ -51,6 +52,7 @@ class Widget:
     period: int = 300
     horizontal_annotations: tuple[tuple[str, float], ...] = ()
     markdown: str = ""
+    query: str = ""  # a log widget's Logs Insights query
 
 
 def placeholders(namespace: str) -> dict[str, str]:
@@ -60,6 +62,7 @@ def placeholders(namespace: str) -> dict[str, str]:
         "AWS::StackName": STACK_NAME,
         "MetricsNamespace": namespace,
         "CancelCashoutFunction": FUNCTION_NAME,
+        "CancelCashoutFunctionLogGroup": LOG_GROUP,
     }
     values.update({f"{queue}.QueueName": queue for queue in QUEUES})
     return values
@@ -89,6 +92,9 @@ def _widget(raw: dict[str, Any]) -> Widget:
     place = (int(raw["x"]), int(raw["y"]), int(raw["width"]), int(raw["height"]))
     if raw["type"] == "text":
         return Widget("text", "", *place, markdown=str(properties.get("markdown", "")))
+    if raw["type"] == "log":
+        title = str(properties.get("title", ""))
+        return Widget("log", title, *place, query=str(properties["query"]))
     stat = str(properties.get("stat", "Average"))  # CloudWatch's default statistic
     annotations = properties.get("annotations", {}).get("horizontal", [])
     return Widget(

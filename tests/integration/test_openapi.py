@@ -156,6 +156,10 @@ def _missing_secret(_: D24Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("D24_SECRET_ID", "cashout-cancel/no-such-secret")
 
 
+def _merchant_prefix(_: D24Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("D24_MERCHANT_SECRET_PREFIX", "cashout-cancel/d24/")
+
+
 def _a_bug(_: D24Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
@@ -180,6 +184,14 @@ CASES = {
     "invalid-cashout-id": Case(Outcome.INVALID_REQUEST, path="/cashouts/01001/cancel"),
     "invalid-too-large": Case(
         Outcome.INVALID_REQUEST, json={"external_id": "e", "pad": "x" * 9000}
+    ),
+    "invalid-merchant": Case(
+        Outcome.INVALID_REQUEST, json={"external_id": "ext-1001", "merchant": "Not An Account"}
+    ),
+    "unknown-merchant": Case(
+        Outcome.UNKNOWN_MERCHANT,
+        json={"external_id": "ext-1001", "merchant": "no-such-account"},
+        arrange=_merchant_prefix,
     ),
     "route-not-found": Case(Outcome.ROUTE_NOT_FOUND, path="/cashouts/1001"),
     "method-not-allowed": Case(Outcome.METHOD_NOT_ALLOWED, method="PUT"),

@@ -5,12 +5,25 @@ without the dashboard fails here instead of blanking a graph."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import boto3
 import pytest
 
 from cashout_cancel.observability import CALLER_DIMENSION, CALLERS, METRIC_NAMES
-from local.dashboard.widgets import FUNCTION_NAME, STACK_NAME, Series, Widget, template_widgets
+from local.dashboard.widgets import (
+    FUNCTION_NAME,
+    LOG_GROUP,
+    STACK_NAME,
+    Series,
+    Widget,
+    template_widgets,
+)
+from tests.conftest import LambdaContext
+from tests.integration.test_observability import output
+
+__all__ = ["output"]  # the fixture that captures the function's log lines
 
 NAMESPACE = "CashoutCancelTemplateTest"  # any value: the body takes it from a parameter
 
@@ -110,3 +123,48 @@ def test_widgets_fit_the_24_column_grid_without_overlapping(widgets: list[Widget
         }
         assert not cells & taken, widget.title
         taken |= cells
+
+
+# Outcomes by merchant account: read from the result line, never a metric dimension (section 11)
+
+
+def _log_widget(widgets: list[Widget]) -> Widget:
+    (found,) = [w for w in widgets if w.kind == "log"]
+    return found
+
+
+def test_outcomes_by_merchant_are_a_logs_insights_query_of_the_functions_own_log_group(
+    widgets: list[Widget], resources: dict[str, Any]
+) -> None:
+    query = _log_widget(widgets).query
+
+    log_group = resources["CancelCashoutFunctionLogGroup"]["Properties"]["LogGroupName"]
+    assert log_group == {"Fn::Sub": "/aws/lambda/${AWS::StackName}-cancel-cashout"}
+    assert query.startswith(f"SOURCE '{LOG_GROUP}' |")
+    assert re.search(r"\bby merchant, outcome\b", query)
+
+
+def test_the_merchant_query_reads_the_fields_the_result_line_writes(
+    widgets: list[Widget], function_env: Any, monkeypatch: pytest.MonkeyPatch, output: Any
+) -> None:
+    # Given a result line the function wrote for a named account
+    from cashout_cancel.handler import lambda_handler
+    from tests.integration.merchants import PREFIX, Merchants
+
+    monkeypatch.setenv("D24_MERCHANT_SECRET_PREFIX", PREFIX)
+    Merchants(function_env, boto3.client("secretsmanager", region_name="us-east-1")).add("acme-mx")
+    request = {"cashout_id": 3001, "external_id": "acme-mx-3001", "merchant": "acme-mx"}
+    lambda_handler(request, LambdaContext())
+    (line,) = [line for line in output() if "outcome" in line]
+
+    # Then every field the query reads is on it, with the values the query filters for
+    query = _log_widget(widgets).query
+    message = re.search(r"filter message = '([^']+)'", query)
+    assert message is not None
+    assert line["message"] == message.group(1)
+    present = re.findall(r"ispresent\((\w+)\)", query)
+    grouped = re.search(r"\bby ([\w, ]+?) \|", query)
+    assert grouped is not None
+    fields = {*present, *(name.strip() for name in grouped.group(1).split(","))}
+    assert fields == {"merchant", "outcome"}
+    assert {name: line[name] for name in fields} == {"merchant": "acme-mx", "outcome": "CANCELLED"}

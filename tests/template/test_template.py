@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cashout_cancel.settings import ENV_NAMES
 from tests.template.helpers import FUNCTION, actions, if_condition, role_policy
 
@@ -54,17 +56,26 @@ def test_api_is_throttled_traced_and_access_logged(resources: dict[str, Any]) ->
 # --- IAM -------------------------------------------------------------------------
 
 
-def test_function_may_read_only_its_own_secret(
-    statements: list[dict[str, Any]], function: dict[str, Any]
+MERCHANT_SECRETS_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:${MerchantSecretPrefix}*"
+}
+
+
+def test_function_may_read_only_its_own_secrets(
+    statements: list[dict[str, Any]], function: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     secret_statements = [
         s for s in statements if any(a.startswith("secretsmanager:") for a in actions(s))
     ]
 
-    assert len(secret_statements) == 1
-    (statement,) = secret_statements
-    assert actions(statement) == ["secretsmanager:GetSecretValue"]
-    assert statement["Resource"] == {"Ref": "D24SecretArn"}
+    # The default secret, and the secrets under the merchant prefix (CONTRACT section 11)
+    assert [s["Resource"] for s in secret_statements] == [
+        {"Ref": "D24SecretArn"},
+        MERCHANT_SECRETS_ARN,
+    ]
+    assert all(actions(s) == ["secretsmanager:GetSecretValue"] for s in secret_statements)
+    assert if_condition(role_policy(resources, "read-d24-secret")) == "HasDefaultSecret"
     assert function["Environment"]["Variables"]["D24_SECRET_ID"] == {"Ref": "D24SecretArn"}
 
 
@@ -73,10 +84,79 @@ def test_credentials_never_live_in_the_stack(
 ) -> None:
     assert all(r["Type"] != "AWS::SecretsManager::Secret" for r in resources.values())
     secret = template["Parameters"]["D24SecretArn"]
-    assert "Default" not in secret
     assert re.fullmatch(
         secret["AllowedPattern"], "arn:aws:secretsmanager:us-east-1:123456789012:secret:d24-AbCdEf"
     )
+    assert not re.fullmatch(secret["AllowedPattern"], "cashout-cancel/d24")
+
+
+# --- Several merchant accounts (CONTRACT section 11) ------------------------------
+
+
+def test_the_merchant_prefix_is_a_parameter_empty_by_default_passed_to_the_function(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    parameter = template["Parameters"]["MerchantSecretPrefix"]
+    variables = function["Environment"]["Variables"]
+
+    assert parameter["Default"] == ""
+    assert variables["D24_MERCHANT_SECRET_PREFIX"] == {"Ref": "MerchantSecretPrefix"}
+    assert template["Conditions"]["HasMerchantPrefix"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "MerchantSecretPrefix"}, ""]}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [
+        ("", True),
+        ("cashout-cancel/d24/", True),
+        ("d24/", True),
+        ("cashout-cancel/d24", False),  # "prefix*" would also grant cashout-cancel/d24-other
+        ("d24/*/", False),
+        ("*", False),
+        ("d24 /", False),
+    ],
+)
+def test_the_merchant_prefix_ends_with_a_slash_and_holds_no_wildcard(
+    template: dict[str, Any], prefix: str, allowed: bool
+) -> None:
+    pattern = template["Parameters"]["MerchantSecretPrefix"]["AllowedPattern"]
+
+    assert bool(re.fullmatch(pattern, prefix)) is allowed
+
+
+def test_the_secrets_under_the_prefix_are_readable_only_with_a_prefix(
+    resources: dict[str, Any],
+) -> None:
+    policy = role_policy(resources, "read-merchant-secrets")
+
+    # An empty prefix (the default) grants no secret beyond the default one
+    assert if_condition(policy) == "HasMerchantPrefix"
+    assert policy["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    (statement,) = policy["Fn::If"][1]["PolicyDocument"]["Statement"]
+    assert actions(statement) == ["secretsmanager:GetSecretValue"]
+    assert statement["Resource"] == MERCHANT_SECRETS_ARN
+
+
+def test_the_default_secret_is_optional_only_with_a_merchant_prefix(
+    template: dict[str, Any],
+) -> None:
+    secret = template["Parameters"]["D24SecretArn"]
+    (rule,) = template["Rules"].values()
+    (assertion,) = rule["Assertions"]
+
+    assert secret["Default"] == ""
+    assert re.fullmatch(secret["AllowedPattern"], "")
+    assert template["Conditions"]["HasDefaultSecret"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "D24SecretArn"}, ""]}]
+    }
+    assert assertion["Assert"] == {
+        "Fn::Or": [
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "D24SecretArn"}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "MerchantSecretPrefix"}, ""]}]},
+        ]
+    }
 
 
 def test_only_actions_without_resource_level_permissions_use_a_wildcard(

@@ -169,7 +169,9 @@ def test_sqs_builder_reproduces_the_bodies_and_shape_of_each_sqs_sample(file_nam
 
 @pytest.mark.parametrize("file_name", files_of("direct"))
 def test_direct_event_is_the_plain_request(file_name: str) -> None:
-    assert sorted(load_event(file_name)) == ["cashout_id", "external_id"]
+    # merchant is optional: it names one of several merchant accounts (CONTRACT section 11)
+    keys = sorted(load_event(file_name))
+    assert keys in (["cashout_id", "external_id"], ["cashout_id", "external_id", "merchant"])
 
 
 def test_each_api_request_and_eventbridge_event_has_its_own_id() -> None:
@@ -179,6 +181,12 @@ def test_each_api_request_and_eventbridge_event_has_its_own_id() -> None:
         if isinstance(event, dict) and ("requestContext" in event or "detail-type" in event)
     ]
     assert len(ids) == len(set(ids))
+
+
+def test_the_merchant_samples_name_an_account_beside_external_id() -> None:
+    rest = load_event("api-rest-cancel-merchant")
+    assert decoded_body(rest) == {"external_id": "ext-3001", "merchant": "acme-mx"}
+    assert load_event("direct-cancel-merchant")["merchant"] == "acme-mx"
 
 
 def test_base64_sample_carries_the_same_body_as_a_plain_one() -> None:
@@ -228,7 +236,8 @@ def test_eventbridge_builder_reproduces_each_eventbridge_sample(file_name: str) 
 @pytest.mark.parametrize("file_name", files_of("direct"))
 def test_direct_builder_reproduces_each_direct_sample(file_name: str) -> None:
     sample = load_event(file_name)
-    assert direct_event(sample["cashout_id"], sample["external_id"]) == sample
+    built = direct_event(sample["cashout_id"], sample["external_id"], sample.get("merchant"))
+    assert built == sample
 
 
 @pytest.mark.parametrize("base64_body", [False, True])

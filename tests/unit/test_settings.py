@@ -74,3 +74,33 @@ def test_plain_http_to_loopback_is_allowed(url: str) -> None:
 def test_malformed_numbers_are_refused_by_name(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         load_settings({**REQUIRED, name: value})
+
+
+# Several merchant accounts (CONTRACT sections 3 and 11)
+
+PREFIX_ONLY = {
+    "D24_MERCHANT_SECRET_PREFIX": "cashout-cancel/d24/",
+    "D24_BASE_URL": "https://api-stg.directa24.com/v3",
+}
+
+
+def test_the_prefix_alone_is_enough_and_the_default_secret_is_then_optional() -> None:
+    settings = load_settings(PREFIX_ONLY)
+    assert settings.secret_id is None
+    assert settings.merchant_secret_prefix == "cashout-cancel/d24/"
+    assert settings.merchant_cache_size == 32
+
+
+def test_without_a_prefix_no_named_account_is_served() -> None:
+    assert load_settings(REQUIRED).merchant_secret_prefix is None
+
+
+def test_neither_the_default_secret_nor_the_prefix_names_both() -> None:
+    with pytest.raises(ConfigurationError, match=r"D24_SECRET_ID.*D24_MERCHANT_SECRET_PREFIX"):
+        load_settings({"D24_BASE_URL": "https://api-stg.directa24.com/v3"})
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5", "10001"])
+def test_merchant_cache_size_out_of_range_is_named(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="MERCHANT_CACHE_SIZE"):
+        load_settings({**PREFIX_ONLY, "MERCHANT_CACHE_SIZE": value})
