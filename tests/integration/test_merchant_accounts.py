@@ -555,14 +555,22 @@ def test_the_result_line_carries_the_named_merchant_and_no_metric_carries_it(
 # Credentials withheld
 
 
+@pytest.mark.parametrize("acme_loaded_first", [False, True], ids=["other-first", "own-first"])
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_any_loaded_accounts_credentials_are_withheld_from_another_accounts_answer(
-    entry: str, invoke: Invoke, merchants: Merchants, results: ResultsTap, output: Any
+    entry: str,
+    acme_loaded_first: bool,
+    invoke: Invoke,
+    merchants: Merchants,
+    results: ResultsTap,
+    output: Any,
 ) -> None:
-    # Given globex-co's credentials loaded (one cancel), and D24 answering acme-mx's request
-    # with globex-co's login, pass and signing key quoted back
+    # Given globex-co's credentials loaded (one cancel; acme-mx's before or not), and D24
+    # answering acme-mx's request with globex-co's login, pass and signing key quoted back
     globex = merchants.add(GLOBEX)
     merchants.add(ACME)
+    if acme_loaded_first:
+        assert cancel_at(invoke, results, ACME, 3002).body["outcome"] == "CANCELLED"
     assert cancel_at(invoke, results, GLOBEX, 3001).body["outcome"] == "CANCELLED"
     quoted = {"code": globex["login"], "message": f"bad {globex['pass']} {globex['secret_key']}"}
     merchants.d24.inject(Fault.status(400, body=quoted))

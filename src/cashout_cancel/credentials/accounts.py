@@ -53,7 +53,8 @@ class Accounts:
         self._named_limit = max(0, size - (self._default is not None))
         self._named: OrderedDict[str, CredentialStore] = OrderedDict()
         self._lock = threading.Lock()
-        self._withheld: tuple[frozenset[Credentials], Redaction] = (frozenset(), Redaction())
+        # The credentials the union of redactions below was built from, by id, and that union.
+        self._withheld: tuple[dict[int, Credentials], Redaction] = ({}, Redaction())
 
     def store_for(self, merchant: str | None) -> CredentialStore:
         """The store of `merchant`'s credentials (None: the default account), or
@@ -120,18 +121,23 @@ class Accounts:
     def withheld(self, credentials: Credentials) -> Redaction:
         """What anything passed on from D24 must withhold (CONTRACT section 6): every form of
         the credentials of every account loaded in this container, `credentials` included."""
-        stores = [self._default] if self._default is not None else []
-        if self._named:
-            with self._lock:
-                stores += self._named.values()
-        loaded = {credentials}
-        loaded.update(c for store in stores if (c := store.loaded) is not None)
-        key = frozenset(loaded)
-        known, redaction = self._withheld
-        if key != known:
-            # Built again only when an account's credentials were read, changed or gave way.
-            redaction = Redaction.union(c.redaction for c in key)
-            self._withheld = (key, redaction)
+        included, redaction = self._withheld
+        if id(credentials) in included:  # the warm path: a dict look-up
+            return redaction
+        return self._rebuild_withheld(credentials)
+
+    def _rebuild_withheld(self, credentials: Credentials) -> Redaction:
+        # Credentials read since the last build: every account's are gathered again. Each read
+        # is followed by a D24 call with what it read, which comes here, so that the union
+        # holds every loaded account's credentials from before its first call on. The map keeps
+        # the objects alive, so that their ids stay theirs.
+        with self._lock:
+            stores = [self._default] if self._default is not None else []
+            stores += self._named.values()
+            loaded = {id(c): c for store in stores if (c := store.loaded) is not None}
+            loaded[id(credentials)] = credentials
+            redaction = Redaction.union(c.redaction for c in loaded.values())
+            self._withheld = (loaded, redaction)
         return redaction
 
     def clear(self) -> None:
@@ -140,3 +146,4 @@ class Accounts:
             self._default.clear()
         with self._lock:
             self._named.clear()
+            self._withheld = ({}, Redaction())
