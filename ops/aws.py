@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 # No retries inside botocore: after a lost answer it would resend a batch SQS may already hold.
-# The tool retries itself, only what AWS said it did not take (ops/retrying.py).
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, read_timeout=20)
+# The tool retries itself, only what AWS said it did not take (ops/retrying.py). (`max_attempts`
+# counts retries, not attempts: 1 was one retry; `total_max_attempts` counts the first call.)
+CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=20)
 
 # https://sqs.<region>.amazonaws.com/<account>/<name>, the legacy
 # https://<region>.queue.amazonaws.com/..., and the .amazonaws.com.cn partition.
