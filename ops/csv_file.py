@@ -97,8 +97,10 @@ def check_file(path: Path) -> CheckedFile:
             checked.bad.append(BadLine(1, (_header_problem(header),)))
             return checked
         first_seen: dict[tuple[CancelRequest, str | None], int] = {}
+        start = reader.line_num + 1  # a record is numbered by the line it starts on
         for row in reader:
-            _check_row(row, reader.line_num, tuple(header), checked, first_seen)
+            _check_row(row, start, tuple(header), checked, first_seen)
+            start = reader.line_num + 1
     except csv.Error as exc:
         where = f"{path}: line {reader.line_num}"
         raise OperatorError(f"{where} is not readable as CSV ({exc})") from None

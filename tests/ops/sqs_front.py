@@ -32,6 +32,7 @@ class SqsFront:
         self.hold_batch: int | None = None  # this batch call (1-based) waits for `release`
         self.held = threading.Event()  # set once the held batch has arrived
         self.release = threading.Event()
+        self.held_passed = threading.Event()  # set once the held batch has reached moto
         self.batch_calls = 0
         self._lock = threading.Lock()
         self.url = ""
@@ -47,6 +48,13 @@ class SqsFront:
             if number == self.hold_batch:
                 self.held.set()
                 self.release.wait(timeout=30)
+                try:
+                    return self._pass(path, headers, body)
+                finally:
+                    self.held_passed.set()
+        return self._pass(path, headers, body)
+
+    def _pass(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
         request = urllib.request.Request(  # noqa: S310 (the loopback moto server)
             self.backend + path, data=body, headers=headers, method="POST"
         )
