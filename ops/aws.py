@@ -49,7 +49,7 @@ def session(
     chosen = _region(region, queue_urls, found.region_name)
     if endpoint_url is None and chosen not in _aws_regions(found):
         raise OperatorError(
-            f"unknown AWS region {chosen!r} (--region, the profile's or AWS_REGION)"
+            f"unknown AWS region {chosen!r} (from --region, AWS_DEFAULT_REGION or the profile)"
         )
     found = boto3.Session(profile_name=profile, region_name=chosen)
     try:

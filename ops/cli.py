@@ -77,10 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     send = commands.add_parser(
         "send",
         help="send a CSV file of cancels to the cancel queue",
-        description="Check every line of a CSV file of cancels with the function's own"
-        " validation, then send them to the cancel queue, each line once. A run that stops"
-        " (Ctrl-C, an AWS error) is resumed by the same command: what SQS accepted is kept in"
-        " a journal beside the file.",
+        description="Check every line of a CSV file of cancels with the function's own\n"
+        "validation, then send them to the cancel queue, each line once. A run that stops\n"
+        "(Ctrl-C, an AWS error) is resumed by the same command: what SQS accepted is kept in a\n"
+        "journal beside the file (or in --state-dir).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -102,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay",
         help="re-send what waits in a failure queue",
-        description="Move what waits in the failure queue or the bulk dead-letter queue back"
-        " into the cancel queue or onto the bus, deleting each message once it was re-sent.",
+        description="Move what waits in the failure queue or the bulk dead-letter queue back into\n"
+        "the cancel queue or onto the bus, deleting each message once it was re-sent.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

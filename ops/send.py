@@ -58,7 +58,7 @@ def run_send(
         return 1
     directory = state_dir or path.parent
     if dry_run:
-        _print_dry_run(checked, directory, queue_url, out)
+        _print_dry_run(checked, directory, None if restart else queue_url, out)
         return 0
     if queue_url is None:
         raise ValueError("a queue URL is needed unless dry_run")
@@ -114,6 +114,7 @@ def _print_dry_run(
 ) -> None:
     print(f"{len(checked.lines)} line(s) valid; dry run: nothing sent", file=out)
     _print_repeats(checked, out)
+    # Given the queue (and not --restart), what an earlier send of the file accepted there.
     earlier = accepted_before(directory, checked.digest, queue_url) if queue_url else set()
     if earlier:
         print(

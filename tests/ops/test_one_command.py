@@ -115,6 +115,24 @@ def test_the_console_script_is_declared_and_is_the_command_line() -> None:
     assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["src", "."]
 
 
+def test_python_dash_m_ops_says_how_the_tool_runs() -> None:
+    # Given an engineer's habit from before the console script, in the repository's root
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    # Then it points at the one way, in one line, and fails
+    assert (ran.returncode, ran.stderr) == (
+        1,
+        "the operators' tool is cashout-ops: `make ops` once, then `.venv-ops/bin/cashout-ops`\n",
+    )
+
+
 def test_make_help_lists_make_ops() -> None:
     found = subprocess.run(
         [MAKE, "--no-print-directory", "help"],

@@ -197,7 +197,7 @@ def test_an_unknown_region(tmp_path: Path, tool: Tool, local_aws: LocalAws) -> N
     ran = tool("send", str(path), "--queue-url", local_aws.queue(), "--region", "us-eest-1")
     assert (ran.status, one_line(ran)) == (
         2,
-        f"{SEND}unknown AWS region 'us-eest-1' (--region, the profile's or AWS_REGION)",
+        f"{SEND}unknown AWS region 'us-eest-1' (from --region, AWS_DEFAULT_REGION or the profile)",
     )
 
 
@@ -311,6 +311,33 @@ def test_credentials_aws_does_not_know(
         " the request is invalid.): log in as you would for the AWS CLI (aws sso login, aws"
         " configure), or give --profile",
     )
+
+
+def test_an_endpoint_that_cannot_be_reached(
+    tmp_path: Path, local_aws: LocalAws, tool: Tool
+) -> None:
+    # Given nothing listening where the calls go (a VPN down, a wrong --endpoint-url)
+    path = write_csv(tmp_path, cancels(3))
+    closed = "http://127.0.0.1:9"  # the discard port, closed on any test machine
+
+    # When the file is sent there
+    ran = tool(
+        "send",
+        str(path),
+        "--queue-url",
+        local_aws.queue(),
+        "--endpoint-url",
+        closed,
+        "--region",
+        "us-east-1",
+    )
+
+    # Then, after the retries, one line names the endpoint
+    assert (ran.status, one_line(ran)) == (
+        2,
+        f"{SEND}could not connect to {closed}/: check the network and the region",
+    )
+    assert "summary: 0 sent, 3 failed to send, 0 maybe sent, 0 not yet sent" in ran.out
 
 
 def test_throttling_that_outlasts_the_retries(
