@@ -6,6 +6,7 @@ the exact line."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def one_line(ran: Ran) -> str:
 # --- The file ----------------------------------------------------------------------------------
 
 
-def test_a_path_that_does_not_exist(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> None:
+def test_a_missing_path_is_named_in_one_line(
+    tmp_path: Path, local_aws: LocalAws, tool: Tool
+) -> None:
     # Given no file at the path
     missing = tmp_path / "cancels.csv"
 
@@ -42,7 +45,7 @@ def test_a_path_that_does_not_exist(tmp_path: Path, local_aws: LocalAws, tool: T
     assert (ran.status, one_line(ran)) == (2, f"{SEND}{missing}: no such file")
 
 
-def test_a_directory(tmp_path: Path, tool: Tool) -> None:
+def test_a_directory_is_refused_in_one_line(tmp_path: Path, tool: Tool) -> None:
     ran = tool("send", str(tmp_path), "--dry-run")
 
     assert (ran.status, one_line(ran)) == (2, f"{SEND}{tmp_path}: is a directory, not a CSV file")
@@ -68,7 +71,9 @@ def test_a_spreadsheets_utf16_file_is_refused_saying_how_to_save_it(
     assert local_aws.bodies(queue) == []
 
 
-def test_a_utf16_file_without_its_byte_order_mark(tmp_path: Path, tool: Tool) -> None:
+def test_a_utf16_file_without_its_byte_order_mark_is_refused_too(
+    tmp_path: Path, tool: Tool
+) -> None:
     path = tmp_path / "cancels.csv"
     path.write_bytes(cancels(1).encode("utf-16-le"))
 
@@ -81,7 +86,9 @@ def test_a_utf16_file_without_its_byte_order_mark(tmp_path: Path, tool: Tool) ->
     )
 
 
-def test_a_windows_1252_file(tmp_path: Path, tool: Tool) -> None:
+def test_a_windows_1252_file_is_refused_saying_where_and_how_to_save_it(
+    tmp_path: Path, tool: Tool
+) -> None:
     path = tmp_path / "cancels.csv"
     path.write_bytes("cashout_id,external_id\n1001,caf\u00e9-1001\n".encode("cp1252"))
 
@@ -121,7 +128,7 @@ def test_a_missing_option_is_one_line_not_a_usage_block(tool: Tool) -> None:
     )
 
 
-def test_a_queue_arn_where_the_url_belongs(tmp_path: Path, tool: Tool) -> None:
+def test_a_queue_arn_where_the_url_belongs_says_what_a_url_is(tmp_path: Path, tool: Tool) -> None:
     path = write_csv(tmp_path, cancels(1))
 
     ran = tool("send", str(path), "--queue-url", "arn:aws:sqs:us-east-1:123456789012:cancel")
@@ -134,7 +141,7 @@ def test_a_queue_arn_where_the_url_belongs(tmp_path: Path, tool: Tool) -> None:
     )
 
 
-def test_no_destination(tmp_path: Path, tool: Tool) -> None:
+def test_no_destination_is_one_line_for_either_command(tmp_path: Path, tool: Tool) -> None:
     path = write_csv(tmp_path, cancels(1))
 
     sent = tool("send", str(path))
@@ -150,7 +157,7 @@ def test_no_destination(tmp_path: Path, tool: Tool) -> None:
 # --- The login, the profile and the region -----------------------------------------------------
 
 
-def test_no_credentials(
+def test_no_credentials_says_how_to_log_in_and_sends_nothing(
     tmp_path: Path, local_aws: LocalAws, tool: Tool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given no credentials anywhere (no environment, no AWS CLI files, no instance role)
@@ -171,7 +178,7 @@ def test_no_credentials(
     assert local_aws.bodies(queue) == []
 
 
-def test_an_unknown_profile(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> None:
+def test_an_unknown_profile_is_named(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> None:
     path = write_csv(tmp_path, cancels(1))
 
     ran = tool(
@@ -184,7 +191,9 @@ def test_an_unknown_profile(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> 
     )
 
 
-def test_an_unknown_region(tmp_path: Path, tool: Tool, local_aws: LocalAws) -> None:
+def test_a_region_aws_does_not_have_or_the_queue_url_contradicts_is_refused(
+    tmp_path: Path, tool: Tool, local_aws: LocalAws
+) -> None:
     path = write_csv(tmp_path, cancels(1))
     queue = "https://sqs.us-east-1.amazonaws.com/123456789012/cancel"
 
@@ -201,7 +210,7 @@ def test_an_unknown_region(tmp_path: Path, tool: Tool, local_aws: LocalAws) -> N
     )
 
 
-def test_no_region(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> None:
+def test_no_region_asks_for_one(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> None:
     # Given a queue URL that names no region (a local one), and no region configured
     path = write_csv(tmp_path, cancels(1))
 
@@ -218,7 +227,9 @@ def test_no_region(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> None:
 # --- What AWS refuses --------------------------------------------------------------------------
 
 
-def test_a_queue_that_does_not_exist(tmp_path: Path, local_aws: LocalAws, tool: Tool) -> None:
+def test_a_queue_that_does_not_exist_is_named_and_nothing_is_sent(
+    tmp_path: Path, local_aws: LocalAws, tool: Tool
+) -> None:
     # Given a queue URL with a typo
     queue = local_aws.queue() + "x"
     path = write_csv(tmp_path, cancels(3))
@@ -235,7 +246,9 @@ def test_a_queue_that_does_not_exist(tmp_path: Path, local_aws: LocalAws, tool: 
     assert "summary: 0 sent, 3 failed to send, 0 maybe sent, 0 not yet sent" in ran.out
 
 
-def test_replaying_from_a_queue_that_does_not_exist(local_aws: LocalAws, tool: Tool) -> None:
+def test_replaying_from_a_queue_that_does_not_exist_names_it(
+    local_aws: LocalAws, tool: Tool
+) -> None:
     queue = local_aws.queue() + "x"
 
     ran = tool("replay", "--from-queue", queue, "--dry-run", *local_aws.options)
@@ -247,7 +260,9 @@ def test_replaying_from_a_queue_that_does_not_exist(local_aws: LocalAws, tool: T
     )
 
 
-def test_replaying_to_a_bus_that_does_not_exist(local_aws: LocalAws, tool: Tool) -> None:
+def test_replaying_to_a_bus_that_does_not_exist_names_it_and_keeps_the_failure(
+    local_aws: LocalAws, tool: Tool
+) -> None:
     # Given a failure waiting, and a bus name with a typo
     failures = local_aws.queue()
     detail = {"cashout_id": 1001, "external_id": "ext-1001"}
@@ -265,7 +280,7 @@ def test_replaying_to_a_bus_that_does_not_exist(local_aws: LocalAws, tool: Tool)
     assert local_aws.bodies(failures) == [detail]
 
 
-def test_access_denied(
+def test_access_denied_names_the_permission_missing(
     tmp_path: Path, local_aws: LocalAws, tool: Tool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given an operator whose role may read the queue but not send to it
@@ -295,7 +310,7 @@ def test_access_denied(
     assert local_aws.bodies(queue) == []
 
 
-def test_credentials_aws_does_not_know(
+def test_credentials_aws_does_not_know_say_to_log_in_again(
     tmp_path: Path, local_aws: LocalAws, tool: Tool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOLDKEYREVOKED000")
@@ -313,12 +328,14 @@ def test_credentials_aws_does_not_know(
     )
 
 
-def test_an_endpoint_that_cannot_be_reached(
+def test_an_endpoint_that_cannot_be_reached_is_named_after_the_retries(
     tmp_path: Path, local_aws: LocalAws, tool: Tool
 ) -> None:
     # Given nothing listening where the calls go (a VPN down, a wrong --endpoint-url)
     path = write_csv(tmp_path, cancels(3))
-    closed = "http://127.0.0.1:9"  # the discard port, closed on any test machine
+    with socket.socket() as probe:  # a port just free, so closed
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
 
     # When the file is sent there
     ran = tool(
@@ -340,7 +357,7 @@ def test_an_endpoint_that_cannot_be_reached(
     assert "summary: 0 sent, 3 failed to send, 0 maybe sent, 0 not yet sent" in ran.out
 
 
-def test_throttling_that_outlasts_the_retries(
+def test_throttling_that_outlasts_the_retries_is_one_line_and_nothing_is_sent(
     tmp_path: Path, local_aws: LocalAws, tool: Tool
 ) -> None:
     # Given an SQS that throttles every send
