@@ -28,9 +28,14 @@ from ops.retrying import THROTTLING_CODES
 
 EXIT_STATUS = 2
 
-# SQS's codes for a queue URL that names no queue (the JSON protocol's and the query one's).
-_NO_QUEUE = frozenset(
-    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
+# A queue URL that names no queue (SQS's codes in its JSON and query protocols), an unknown bus.
+_NOT_FOUND = frozenset(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NonExistentQueue",
+        "ResourceNotFoundException",
+    }
 )
 # Credentials AWS does not know, or no longer accepts.
 _CREDENTIALS_REFUSED = frozenset(
@@ -83,9 +88,7 @@ def explain(exc: BaseException, target: str) -> str:
 def _client_error(exc: ClientError, target: str) -> str:
     code, message = code_and_message(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in _NO_QUEUE:
-        return f"{target} does not exist (check it, and the region, against the stack's outputs)"
-    if code == "ResourceNotFoundException":
+    if code in _NOT_FOUND:
         return f"{target} does not exist (check it, and the region, against the stack's outputs)"
     if code in THROTTLING_CODES:
         return f"AWS throttled the calls on {target} ({code}) until the tool gave up"
