@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 # The local runs (demo, invoke, api, lambda-invoke) have their own small venv: seconds to make.
 DEMO_VENV := .venv-demo
 DEMO_BIN := $(DEMO_VENV)/bin
+# The operators' tool, cashout-ops, has its own small venv too (make ops).
+OPS_VENV := .venv-ops
 PIP_AUDIT ?= $(BIN)/pip-audit
 EVENT ?= events/direct-cancel.json
 PORT ?= 3000
@@ -19,7 +21,7 @@ RUNTIME_BUILD = $(if $(filter lambda,$(RUNTIME)),lambda-build)
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo-venv test test-fast lint audit audit-strict demo invoke lambda-invoke \
+.PHONY: help venv demo-venv ops test test-fast lint audit audit-strict demo invoke lambda-invoke \
 	api bench dashboard clean
 
 ## help: list the commands
@@ -40,6 +42,20 @@ demo-venv: $(DEMO_VENV)/.installed
 
 $(DEMO_VENV)/.installed: requirements.txt requirements-demo.txt scripts/pinned_venv.sh
 	PYTHON=$(PYTHON) UV_PIN=$(UV_PIN) sh scripts/pinned_venv.sh $(DEMO_VENV) requirements-demo.txt
+	touch $@
+
+## ops: create .venv-ops with the operators' tool: .venv-ops/bin/cashout-ops send|replay (docs/runbook.md)
+ops: $(OPS_VENV)/.installed
+
+# The pinned list first, then this repository as an editable install (ops/ and src/cashout_cancel,
+# found by package discovery): the tool runs the clone's own code, and a `git pull` needs no
+# reinstall. No index and no build isolation: nothing is fetched beyond requirements-ops.txt.
+# (setuptools warns on every editable install from two source folders; the warning is silenced.)
+$(OPS_VENV)/.installed: requirements-ops.txt pyproject.toml scripts/pinned_venv.sh
+	PYTHON=$(PYTHON) UV_PIN=$(UV_PIN) sh scripts/pinned_venv.sh $(OPS_VENV) requirements-ops.txt
+	PYTHONWARNINGS="ignore:Editable installation" $(OPS_VENV)/bin/python -m pip install --quiet \
+		--disable-pip-version-check --no-index --no-deps --no-build-isolation --editable .
+	$(OPS_VENV)/bin/python -m pip check --disable-pip-version-check
 	touch $@
 
 ## test: the whole suite (unit, integration, faults, properties, template) with branch coverage

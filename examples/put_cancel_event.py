@@ -5,7 +5,7 @@ Nobody waits for the answer: the function publishes `Cashout Cancel Completed` (
 it in your ledger with a rule such as
 {"source": ["cashout-cancel"], "detail-type": ["Cashout Cancel Completed"]}.
 A failure the function cannot resolve is retried by Lambda and, in the end, lands in the
-failure queue (replay it with `python -m ops replay`).
+failure queue (replay it with `.venv-ops/bin/cashout-ops replay`).
 """
 
 from __future__ import annotations

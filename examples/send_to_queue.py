@@ -3,7 +3,8 @@
 The body is the direct-invoke object as JSON. The function works the queue at D24's pace and
 publishes each result (`Cashout Cancel Completed`, `request_id` = the message id) on the results
 bus. An invalid message is never sent to D24: it comes back until it lands in the dead-letter
-queue. For a file of many cashouts use the operators' tool instead: `python -m ops send`.
+queue. For a file of many cashouts use the operators' tool instead:
+`.venv-ops/bin/cashout-ops send` (after `make ops`).
 """
 
 from __future__ import annotations

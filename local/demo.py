@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cashout_cancel.d24.client import CASHOUT_STATUS_NAMES
+from cashout_cancel.d24.answers import CASHOUT_STATUS_NAMES
 from local.bulk_demo.run import (
     DEFAULT_CASHOUTS,
     FUNCTION_TIMEOUT,

@@ -1,7 +1,5 @@
-"""`python -m ops <command>`: see ops/cli.py."""
+"""`python -m ops` is not how the tool runs: say how it does, in one line."""
 
 import sys
 
-from ops.cli import main
-
-sys.exit(main())
+sys.exit("the operators' tool is cashout-ops: `make ops` once, then `.venv-ops/bin/cashout-ops`")

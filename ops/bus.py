@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cashout_cancel.callers.eventbridge import DETAIL_TYPE
 from ops.batches import BatchCall, Entry, Refused
+from ops.function import DETAIL_TYPE
 from ops.retrying import THROTTLING_CODES
 from ops.sqs import reason
 

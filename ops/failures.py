@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cashout_cancel.callers.eventbridge import DETAIL_TYPE
-from cashout_cancel.cancel.request import CancelRequest, InvalidRequest, parse_request
+from ops.function import DETAIL_TYPE, CancelRequest, InvalidRequest, parse_request
+from ops.merchant import merchant_rule
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Replayable:
 
     request: CancelRequest
     origin: str
+    merchant: str | None = None  # the account it named (None: the default one), kept on replay
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,17 @@ def _from_event(event: dict[str, Any], origin: str) -> Replayable | Unreadable:
 
 def _validated(fields: Mapping[str, Any], origin: str) -> Replayable | Unreadable:
     try:
-        return Replayable(parse_request(fields), origin)
+        request = parse_request(fields)
     except InvalidRequest as problem:
         return Unreadable(f"{origin}: invalid request: {problem.message}")
+    # A request for another account must be replayed for that account, never the default one.
+    merchant = fields.get("merchant") or None
+    if merchant is not None and not isinstance(merchant, str):
+        return Unreadable(f"{origin}: invalid request: merchant must be a string")
+    broken = merchant_rule(merchant) if merchant is not None else None
+    if broken is not None:
+        return Unreadable(f"{origin}: invalid request: merchant {broken}")
+    return Replayable(request, origin, merchant)
 
 
 def _text(mapping: Any, key: str) -> str | None:

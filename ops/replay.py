@@ -1,4 +1,4 @@
-"""`python -m ops replay`: what waits in a failure queue, back for another try.
+"""`cashout-ops replay`: what waits in a failure queue, back for another try.
 
 Each message is read into a cancel request (ops/failures.py), re-sent (to the cancel queue or as
 a "Cashout Cancel Requested" event on a bus) and deleted only once the re-send is confirmed.
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.batches import BatchCall, Entry, deliver
+from ops.errors import OperatorError, explain
 from ops.failures import Replayable, read_message
 from ops.messages import cancel_json
 from ops.sqs import delete, receive, release
@@ -50,11 +51,14 @@ class _Run:
     client: SQSClient
     queue_url: str
     send: BatchCall | None  # None: dry run
+    destination: str  # what `send` sends to, for error messages
     out: TextIO
     sleep: Callable[[float], object]
+    should_stop: Callable[[], bool]
     report: ReplayReport = field(default_factory=ReplayReport)
     held: dict[str, str] = field(default_factory=dict)  # message id -> receipt: to release
     seen: set[str] = field(default_factory=set)
+    stopped: OperatorError | None = None  # what AWS refused, which ended the run
 
 
 def run_replay(
@@ -64,20 +68,36 @@ def run_replay(
     *,
     out: TextIO,
     limit: int | None = None,
-    wait_seconds: int = WAIT_SECONDS,
+    wait_seconds: int | None = None,
     sleep: Callable[[float], object] = time.sleep,
+    destination: str = "the destination",
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> ReplayReport:
-    """Replay up to `limit` messages of `queue_url` through `send` (None: a dry run)."""
-    run = _Run(client, queue_url, send, out, sleep)
+    """Replay up to `limit` messages of `queue_url` through `send` (None: a dry run), each
+    receive waiting up to `wait_seconds` (default WAIT_SECONDS) for messages.
+
+        An OperatorError, after the summary, when AWS refused a call for good; what was not
+        replayed stays in the queue, visible again.
+    """
+    run = _Run(client, queue_url, send, destination, out, sleep, should_stop)
     try:
-        while limit is None or len(run.seen) < limit:
-            messages = receive(client, queue_url, VISIBILITY_SECONDS, wait_seconds)
+        while (limit is None or len(run.seen) < limit) and not should_stop():
+            try:
+                wait = WAIT_SECONDS if wait_seconds is None else wait_seconds
+                messages = receive(client, queue_url, VISIBILITY_SECONDS, wait)
+            except (BotoCoreError, ClientError) as exc:
+                run.stopped = OperatorError(explain(exc, f"the queue {queue_url}"))
+                break
             fresh = _fresh(run, messages, limit)
             if not fresh or not _replay(run, fresh):
                 break
     finally:
         _release(run)
     _print_summary(run.report, dry_run=send is None, out=out)
+    if should_stop():
+        print("interrupted: what was not replayed is still in the queue", file=out)
+    if run.stopped is not None:
+        raise run.stopped
     return run.report
 
 
@@ -117,15 +137,24 @@ def _replay(run: _Run, messages: list[dict[str, Any]]) -> bool:
 
 
 def _resend(run: _Run, send: BatchCall, readable: dict[str, tuple[str, Replayable]]) -> bool:
-    entries = [Entry(key, cancel_json(found.request)) for key, (_, found) in readable.items()]
-    delivery = deliver(entries, send, sleep=run.sleep)
+    entries = [
+        Entry(key, cancel_json(found.request, found.merchant))
+        for key, (_, found) in readable.items()
+    ]
+    delivery = deliver(entries, send, sleep=run.sleep, should_stop=run.should_stop)
+    if delivery.stopped_by is not None:
+        run.stopped = OperatorError(explain(delivery.stopped_by, run.destination))
     refused = {**delivery.failed, **dict.fromkeys(delivery.not_tried, "not tried: the run stopped")}
     for key, reason in {**refused, **delivery.unknown}.items():
         (run.report.not_sent if key in refused else run.report.maybe_sent)[key] = reason
         run.held[key] = readable[key][0]
         print(f"left  {key}: {reason}", file=run.out)
     sent = {key: readable[key][0] for key in delivery.sent}
-    undeleted = delete(run.client, run.queue_url, sent)
+    try:
+        undeleted = delete(run.client, run.queue_url, sent)
+    except (BotoCoreError, ClientError) as exc:
+        run.stopped = OperatorError(explain(exc, f"the queue {run.queue_url}"))
+        undeleted = dict.fromkeys(sent, "the delete was refused")
     for key in sent:
         if key in undeleted:
             run.report.not_deleted[key] = undeleted[key]
@@ -133,7 +162,7 @@ def _resend(run: _Run, send: BatchCall, readable: dict[str, tuple[str, Replayabl
         else:
             run.report.replayed.append(key)
             print(f"done  {key}: {_describe(readable[key][1])}", file=run.out)
-    return not refused and not delivery.unknown
+    return not refused and not delivery.unknown and run.stopped is None
 
 
 def _describe(found: Replayable) -> str:

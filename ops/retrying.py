@@ -14,12 +14,31 @@ from enum import Enum
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
+    CredentialRetrievalError,
     EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 5.0
+# Raised before a request leaves: no credentials, an expired login, no region, a bad parameter.
+_NEVER_SENT = (
+    NoCredentialsError,
+    PartialCredentialsError,
+    CredentialRetrievalError,
+    TokenRetrievalError,
+    SSOError,
+    ProfileNotFound,
+    NoRegionError,
+    ParamValidationError,
+)
 # Error codes with which SQS and EventBridge refuse a whole call for load, not for its content.
 THROTTLING_CODES = frozenset(
     {"RequestThrottled", "ThrottlingException", "Throttling", "TooManyRequestsException"}
@@ -30,7 +49,7 @@ class CallFailure(Enum):
     """What a failed batch call means for its entries."""
 
     RETRY = "refused or never sent: nothing was taken, try again"
-    FATAL = "refused for good (permissions, no such queue or bus): stop"
+    FATAL = "refused for good, or never sent (permissions, credentials, no such queue): stop"
     UNKNOWN = "the answer was lost: the entries may have been taken, never resend them"
 
 
@@ -38,6 +57,8 @@ def classify(exc: Exception) -> CallFailure:
     """What `exc`, raised by a batch call, says about the entries of that call."""
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
         return CallFailure.RETRY
+    if isinstance(exc, _NEVER_SENT):
+        return CallFailure.FATAL
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

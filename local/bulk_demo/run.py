@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cashout_cancel.d24.client import CASHOUT_STATUS_NAMES
+from cashout_cancel.d24.answers import CASHOUT_STATUS_NAMES
 from local.bulk_demo import checks
 from local.bulk_demo.plan import Plan, make_plan, seed, write_csv
 from local.bulk_demo.queues import (

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from cashout_cancel.cancel.request import CancelRequest
 from ops.failures import Replayable, Unreadable, read_message
+from ops.function import CancelRequest
 from tests.ops.conftest import failure_message
 
 

@@ -1,4 +1,4 @@
-"""`python -m ops replay`: failure and dead-letter messages go back as cancels, each deleted only
+"""`cashout-ops replay`: failure and dead-letter messages go back as cancels, each deleted only
 once it was re-sent; what cannot be read stays, visible again; a dry run changes nothing."""
 
 from __future__ import annotations

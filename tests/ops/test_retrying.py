@@ -9,7 +9,9 @@ from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
+    NoCredentialsError,
     ReadTimeoutError,
+    TokenRetrievalError,
 )
 
 from ops.retrying import BACKOFF_MAX_SECONDS, CallFailure, backoff_seconds, classify
@@ -28,6 +30,9 @@ def _client_error(code: str, status: int) -> ClientError:
         (EndpointConnectionError(endpoint_url="https://sqs"), CallFailure.RETRY),
         (_client_error("AccessDenied", 403), CallFailure.FATAL),
         (_client_error("AWS.SimpleQueueService.NonExistentQueue", 400), CallFailure.FATAL),
+        # Raised before the request leaves: nothing was taken, and trying again cannot help
+        (NoCredentialsError(), CallFailure.FATAL),
+        (TokenRetrievalError(provider="sso", error_msg="Token has expired"), CallFailure.FATAL),
         (_client_error("InternalError", 500), CallFailure.UNKNOWN),
         (ReadTimeoutError(endpoint_url="https://sqs"), CallFailure.UNKNOWN),
         (ConnectionClosedError(endpoint_url="https://sqs"), CallFailure.UNKNOWN),

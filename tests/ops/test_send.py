@@ -1,4 +1,4 @@
-"""`python -m ops send`: a checked file goes to the queue in batches of 10, each line once; a bad
+"""`cashout-ops send`: a checked file goes to the queue in batches of 10, each line once; a bad
 file sends nothing; what SQS refuses is resent, a bounded number of times."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from ops.errors import OperatorError
 from ops.send import run_send
 from tests.ops.conftest import write_csv
 
@@ -76,9 +77,13 @@ def _send(
 ) -> tuple[int, str]:
     out = io.StringIO()
     # Backoff sleeps are real waits in production; here they are skipped.
-    status = run_send(
-        path, queue_url, client, dry_run=dry_run, out=out, progress=False, sleep=lambda _: None
-    )
+    try:
+        status = run_send(
+            path, queue_url, client, dry_run=dry_run, out=out, progress=False, sleep=lambda _: None
+        )
+    except OperatorError as error:  # as the command line prints it, on stderr
+        status = 2
+        print(f"error: {error}", file=out)
     return status, out.getvalue()
 
 
@@ -104,7 +109,7 @@ def test_every_line_is_sent_once_as_the_direct_object_in_batches_of_ten(
     )
     assert [len(call) for call in recording.calls] == [10, 10, 3]
     assert status == 0
-    assert "summary: 23 sent, 0 refused, 0 failed to send" in out
+    assert "summary: 23 sent, 0 failed to send, 0 maybe sent, 0 not yet sent" in out
 
 
 def test_a_file_with_bad_lines_is_refused_whole_and_nothing_is_sent(
@@ -121,9 +126,9 @@ def test_a_file_with_bad_lines_is_refused_whole_and_nothing_is_sent(
     assert status == 1
     assert drain(queue) == []
     assert clients_made == []  # not even a client: the file never got that far
-    assert "line 3 (cashout_id): cashout_id must be" in out
-    assert "line 4 (external_id): external_id must not be empty" in out
-    assert "summary: 0 sent, 2 refused, 0 failed to send" in out
+    assert "line 3: cashout_id 'abc': not a number: has letters or other characters" in out
+    assert "line 4: external_id '': empty" in out
+    assert "summary: 0 sent, 2 refused" in out
 
 
 def test_dry_run_checks_the_file_and_sends_nothing(
@@ -164,7 +169,7 @@ def test_entries_sqs_reports_failed_are_resent_and_no_line_is_sent_twice(
     assert set(recording.taken.values()) == {1}
     bodies = [json.loads(m["Body"])["cashout_id"] for m in drain(queue)]
     assert sorted(bodies) == list(range(5000, 5015))
-    assert "summary: 15 sent, 0 refused, 0 failed to send" in out
+    assert "summary: 15 sent, 0 failed to send, 0 maybe sent, 0 not yet sent" in out
 
 
 def test_resending_is_bounded_and_what_never_went_is_reported_by_line(
@@ -183,7 +188,7 @@ def test_resending_is_bounded_and_what_never_went_is_reported_by_line(
     assert sum(call.count("line-4") for call in recording.calls) == 5  # MAX_ATTEMPTS
     assert sum(call.count("line-5") for call in recording.calls) == 1
     assert "not sent (InternalError): lines 4, 5" in out
-    assert "summary: 3 sent, 0 refused, 2 failed to send" in out
+    assert "summary: 3 sent, 2 failed to send, 0 maybe sent, 0 not yet sent" in out
 
 
 def test_a_throttled_call_is_tried_again_but_a_lost_answer_is_never_resent(
@@ -207,13 +212,16 @@ def test_a_throttled_call_is_tried_again_but_a_lost_answer_is_never_resent(
     recording.raise_once = ReadTimeoutError(endpoint_url="https://sqs")
     status, out = _send(write_csv(tmp_path, _lines(12), "b.csv"), queue, recording.client)
 
-    assert status == 1
+    assert status == 2
     assert drain(queue) == []
     assert recording.calls[-1] == ["line-2", "line-3", "line-4"]  # the last call is of run a
-    assert "maybe sent (ReadTimeoutError" in out
-    assert "lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11." in out
-    assert "not sent (not tried: the run stopped): lines 12, 13" in out
-    assert "summary: 0 sent, 0 refused, 12 failed to send" in out
+    assert "maybe sent (ReadTimeoutError); SQS did not confirm lines 2, 3, 4, 5, 6, 7, 8" in out
+    assert "not sent yet (the run stopped): lines 12, 13" in out
+    assert "summary: 0 sent, 0 failed to send, 10 maybe sent, 2 not yet sent" in out
+    assert (
+        "error: the answer from https://sqs was lost (ReadTimeoutError): what was in flight may"
+        " have been taken"
+    ) in out
 
 
 def test_a_repeated_line_is_sent_once(

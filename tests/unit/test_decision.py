@@ -17,7 +17,8 @@ from cashout_cancel.cancel.decision import (
 )
 from cashout_cancel.cancel.outcomes import Outcome
 from cashout_cancel.cancel.request import CancelRequest
-from cashout_cancel.d24.client import CallResult, CashoutStatus, NoAnswer, Reply, UpstreamError
+from cashout_cancel.d24.answers import CashoutStatus, UpstreamError
+from cashout_cancel.d24.client import CallResult, NoAnswer, Reply
 
 REQUEST = CancelRequest(cashout_id=1001, external_id="ext-1001")
 PENDING, COMPLETED, CANCELLED = (

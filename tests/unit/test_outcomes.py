@@ -3,7 +3,7 @@
 import pytest
 
 from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, CancelResult, Outcome
-from cashout_cancel.d24.client import CashoutStatus, UpstreamError
+from cashout_cancel.d24.answers import CashoutStatus, UpstreamError
 
 CONTRACT_ROWS = {
     "CANCELLED": 200,

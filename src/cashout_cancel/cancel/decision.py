@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from ..d24.client import AUTH_REFUSED, CallResult, CashoutStatus, NoAnswer, Reply
+from ..d24.answers import AUTH_REFUSED, CashoutStatus
+from ..d24.client import CallResult, NoAnswer, Reply
 from .outcomes import OUTCOME_TABLE, CancelResult, Outcome
 from .request import CancelRequest
 

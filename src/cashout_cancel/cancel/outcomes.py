@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..d24.client import CashoutStatus, UpstreamError
+from ..d24.answers import CashoutStatus, UpstreamError
 
 
 class Outcome(StrEnum):

@@ -13,7 +13,8 @@ from ..credentials.accounts import AccountNotServed, Accounts
 from ..credentials.secret import Credentials
 from ..credentials.secrets_manager import SecretNotFound
 from ..credentials.store import CredentialStore
-from ..d24.client import AUTH_REFUSED, CallResult, D24Client, NoAnswer
+from ..d24.answers import AUTH_REFUSED
+from ..d24.client import CallResult, D24Client, NoAnswer
 from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
 from ..settings import ConfigurationError
 from .decision import NOT_ASKED, LookUp, Said, decide, needs_look_up, read_look_up
