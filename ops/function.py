@@ -7,6 +7,11 @@ changes.
 """
 
 from cashout_cancel.callers.eventbridge import DETAIL_TYPE
-from cashout_cancel.cancel.request import CancelRequest, InvalidRequest, parse_request
+from cashout_cancel.cancel.request import (
+    CancelRequest,
+    InvalidRequest,
+    parse_merchant,
+    parse_request,
+)
 
-__all__ = ["DETAIL_TYPE", "CancelRequest", "InvalidRequest", "parse_request"]
+__all__ = ["DETAIL_TYPE", "CancelRequest", "InvalidRequest", "parse_merchant", "parse_request"]
