@@ -11,11 +11,12 @@ from typing import Any
 
 from .cancel.service import CancelService
 from .credentials.secrets_manager import sdk_reader
+from .credentials.sources import SecretSources
 from .credentials.store import CredentialStore
 from .d24.client import D24Client
 from .d24.exchange import HttpExchange
 from .d24.retry import RetryPolicy
-from .observability import record_latency
+from .observability import d24_call_tracer, record_latency, secret_read_fell_back, trace_aws_sdk
 from .result_events import ResultPublisher
 from .settings import ENV_NAMES, Settings, load_settings
 
@@ -68,8 +69,11 @@ def _build(environment: tuple[str | None, ...]) -> Container:
         read_timeout=settings.read_timeout,
         policy=RetryPolicy(settings.max_attempts, settings.backoff_base, settings.backoff_max),
         on_latency=record_latency,
+        trace=d24_call_tracer(),
     )
-    store = CredentialStore(settings.secret_id, sdk_reader(secrets_client), settings.secret_ttl)
+    # The secret through the Parameters and Secrets extension where it can serve, else the SDK.
+    sources = SecretSources(sdk_reader(secrets_client), on_fallback=secret_read_fell_back)
+    store = CredentialStore(settings.secret_id, sources.read, settings.secret_ttl)
     publisher = ResultPublisher(events_client, settings.results_event_bus)
     _built = Container(settings, CancelService(client, store), publisher, environment)
     return _built
@@ -96,8 +100,9 @@ def events_client() -> Any:
 def _client(service: str) -> Any:
     client = _clients.get(service)
     if client is None:
-        # Deferred: boto3 is the largest import of the function, and invalid requests, for one,
-        # are answered without it.
+        # Deferred: boto3 is the largest import of the function, and invalid requests and
+        # secrets read through the extension, for two, are served without it.
+        trace_aws_sdk()
         import boto3
         from botocore.config import Config
 

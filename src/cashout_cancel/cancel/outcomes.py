@@ -70,6 +70,9 @@ class CancelResult:
     status: CashoutStatus | None = None
     message: str | None = None
     upstream: UpstreamError | None = None
+    # Where the request's secret came from (extension, sdk, cache), for the result line only:
+    # not a result field, never in what a caller gets.
+    secret_source: str | None = None
 
     @property
     def status_code(self) -> int:
