@@ -123,13 +123,14 @@ def error_400(monkeypatch: pytest.MonkeyPatch, extension: SecretsExtension) -> N
     extension.fail(400)  # as the extension answers when asked during INIT
 
 
+# case: (arrange, requests the extension sees, why the function's warning says it fell back)
 CANNOT_SERVE = {
-    "absent": (nothing_listens, 0),
-    "no-session-token": (no_session_token, 0),
-    "snapstart": (snapstart, 0),
-    "another-session-token": (another_session_token, 1),
-    "error-500": (error_500, 1),
-    "error-400": (error_400, 1),
+    "absent": (nothing_listens, 0, "ConnectionRefusedError"),
+    "no-session-token": (no_session_token, 0, None),  # expected there: no warning
+    "snapstart": (snapstart, 0, None),
+    "another-session-token": (another_session_token, 1, "HTTP 403"),
+    "error-500": (error_500, 1, "HTTP 500"),
+    "error-400": (error_400, 1, "HTTP 400"),
 }
 
 
@@ -146,7 +147,7 @@ def test_when_the_extension_cannot_serve_the_sdk_reads_the_secret_and_the_cancel
     output: Any,  # noqa: F811
 ) -> None:
     # Given an extension that cannot serve this way
-    arrange, asked = CANNOT_SERVE[case]
+    arrange, asked, reason = CANNOT_SERVE[case]
     arrange(monkeypatch, extension)
 
     # When a caller cancels
@@ -158,8 +159,12 @@ def test_when_the_extension_cannot_serve_the_sdk_reads_the_secret_and_the_cancel
     assert sdk_reads == ["read"]
     assert len(extension.requests) == asked
     assert d24.status_of(1001) == CANCELLED
-    [line] = lines_of(output)
+    lines = output()
+    [line] = [line for line in lines if line.get("message") == "cancel finished"]
     assert line["secret_source"] == "sdk"
+    # ...and a warning says why, where the extension should have served
+    warnings = [line.get("reason") for line in lines if line.get("level") == "WARNING"]
+    assert warnings == ([reason] if reason else [])
 
 
 @pytest.mark.slow
