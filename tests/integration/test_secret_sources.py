@@ -111,6 +111,10 @@ def another_session_token(monkeypatch: pytest.MonkeyPatch, extension: SecretsExt
     monkeypatch.setenv("AWS_SESSION_TOKEN", "not-this-environments-token")  # answered 403
 
 
+def port_not_a_number(monkeypatch: pytest.MonkeyPatch, extension: SecretsExtension) -> None:
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "twenty-seven-seventy-three")
+
+
 def snapstart(monkeypatch: pytest.MonkeyPatch, extension: SecretsExtension) -> None:
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
 
@@ -126,6 +130,11 @@ def error_400(monkeypatch: pytest.MonkeyPatch, extension: SecretsExtension) -> N
 # case: (arrange, requests the extension sees, why the function's warning says it fell back)
 CANNOT_SERVE = {
     "absent": (nothing_listens, 0, "ConnectionRefusedError"),
+    "port-not-a-number": (
+        port_not_a_number,
+        0,
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT is not a port number",
+    ),
     "no-session-token": (no_session_token, 0, None),  # expected there: no warning
     "snapstart": (snapstart, 0, None),
     "another-session-token": (another_session_token, 1, "HTTP 403"),
@@ -192,3 +201,50 @@ def test_an_extension_that_stalls_costs_its_share_of_the_deadline_and_no_more(
     assert 2.8 / 3 <= elapsed < 2.8 / 3 + 1.0
     [line] = lines_of(output)
     assert line["secret_source"] == "sdk"
+
+
+# A secret the extension serves is validated like one the SDK reads (credentials/secret.py).
+BAD_SECRETS = {
+    "not-json": (lambda s: s.put_secret_value(SecretId=SECRET_ID, SecretString="a=b"), "JSON"),
+    "pass-missing": (
+        lambda s: s.put_secret_value(
+            SecretId=SECRET_ID, SecretString=json.dumps({"login": LOGIN, "secret_key": SECRET_KEY})
+        ),
+        "'pass'",
+    ),
+    # Served without a SecretString, or not at all: the SDK reads it and names the problem.
+    "binary-only": (
+        lambda s: s.put_secret_value(SecretId=SECRET_ID, SecretBinary=b"\x00\x01"),
+        "SecretString",
+    ),
+    "deleted": (
+        lambda s: s.delete_secret(SecretId=SECRET_ID, ForceDeleteWithoutRecovery=True),
+        "ResourceNotFoundException",
+    ),
+}
+
+
+@pytest.mark.parametrize("entry", SYNCHRONOUS)
+@pytest.mark.parametrize("case", sorted(BAD_SECRETS))
+def test_a_bad_secret_through_the_extension_is_a_configuration_error_naming_it(
+    case: str,
+    entry: str,
+    invoke: Invoke,
+    d24: D24Sandbox,
+    secrets: Any,
+    extension: SecretsExtension,
+) -> None:
+    # Given a secret that is malformed, binary, or gone
+    spoil, names = BAD_SECRETS[case]
+    spoil(secrets)
+
+    # When a caller cancels
+    answer = send(invoke, entry, 1001, "ext-1001")
+
+    # Then it is told CONFIGURATION_ERROR in words that name the problem and no value, and
+    # nothing reaches D24
+    assert (answer.status_code, answer.body["outcome"]) == (500, "CONFIGURATION_ERROR")
+    assert names in answer.body["message"]
+    assert PASSWORD not in answer.body["message"]
+    assert extension.requests == [SECRET_ID]
+    assert d24.received() == []
