@@ -203,24 +203,17 @@ def test_an_extension_that_stalls_costs_its_share_of_the_deadline_and_no_more(
     assert line["secret_source"] == "sdk"
 
 
-# A secret the extension serves is validated like one the SDK reads (credentials/secret.py).
-BAD_SECRETS = {
-    "not-json": (lambda s: s.put_secret_value(SecretId=SECRET_ID, SecretString="a=b"), "JSON"),
+# A secret the extension serves is validated like one the SDK reads (credentials/secret.py);
+# one served without a SecretString, or not at all, is read by the SDK, which names the problem.
+# case: (the secret's new value, or None: deleted; what the answer's message names)
+BAD_SECRETS: dict[str, tuple[dict[str, Any] | None, str]] = {
+    "not-json": ({"SecretString": "a=b"}, "JSON"),
     "pass-missing": (
-        lambda s: s.put_secret_value(
-            SecretId=SECRET_ID, SecretString=json.dumps({"login": LOGIN, "secret_key": SECRET_KEY})
-        ),
+        {"SecretString": json.dumps({"login": LOGIN, "secret_key": SECRET_KEY})},
         "'pass'",
     ),
-    # Served without a SecretString, or not at all: the SDK reads it and names the problem.
-    "binary-only": (
-        lambda s: s.put_secret_value(SecretId=SECRET_ID, SecretBinary=b"\x00\x01"),
-        "SecretString",
-    ),
-    "deleted": (
-        lambda s: s.delete_secret(SecretId=SECRET_ID, ForceDeleteWithoutRecovery=True),
-        "ResourceNotFoundException",
-    ),
+    "binary-only": ({"SecretBinary": b"\x00\x01"}, "SecretString"),
+    "deleted": (None, "ResourceNotFoundException"),
 }
 
 
@@ -235,8 +228,11 @@ def test_a_bad_secret_through_the_extension_is_a_configuration_error_naming_it(
     extension: SecretsExtension,
 ) -> None:
     # Given a secret that is malformed, binary, or gone
-    spoil, names = BAD_SECRETS[case]
-    spoil(secrets)
+    value, names = BAD_SECRETS[case]
+    if value is None:
+        secrets.delete_secret(SecretId=SECRET_ID, ForceDeleteWithoutRecovery=True)
+    else:
+        secrets.put_secret_value(SecretId=SECRET_ID, **value)
 
     # When a caller cancels
     answer = send(invoke, entry, 1001, "ext-1001")
