@@ -94,7 +94,7 @@ invoke: demo-venv
 
 ## lambda-invoke: one event through the built artifact, run by awslambdaric from a local Runtime API (LAMBDA_PYTHON=python3.13)
 lambda-invoke: demo-venv lambda-build
-	$(DEMO_BIN)/python -m local.demo --runtime lambda --build-dir $(LAMBDA_LOCAL_DIR) $(EVENT)
+	$(DEMO_BIN)/python -m local.demo --verbose --runtime lambda --build-dir $(LAMBDA_LOCAL_DIR) $(EVENT)
 
 ## api: serve the function's HTTP API on localhost:$(PORT), as `sam local start-api` would (RUNTIME=lambda)
 api: demo-venv $(RUNTIME_BUILD)

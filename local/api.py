@@ -325,10 +325,13 @@ def _local_secret(secret_id: str, credentials: Mapping[str, str]) -> Iterator[No
     import boto3
     from moto import mock_aws
 
+    from local.secrets_extension import SecretsExtension
+
     with mock_aws():
         client = boto3.client("secretsmanager")
         client.create_secret(Name=secret_id, SecretString=json.dumps(credentials))
-        yield
+        with SecretsExtension(client) as extension, _environment(extension.environment):
+            yield
 
 
 @contextlib.contextmanager
@@ -345,6 +348,7 @@ def _artifact_handler(
         function_environment,
     )
     from local.lambda_environment import LocalLambda
+    from local.secrets_extension import SecretsExtension
 
     with local_secrets_manager() as endpoint:
         client = local_client("secretsmanager", endpoint)
@@ -352,9 +356,11 @@ def _artifact_handler(
         environment = function_environment(
             d24_base_url=base_url, secret_id=LOCAL_SECRET_ID, aws_endpoint_url=endpoint
         )
-        config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
-        with LocalLambda(config, log=sys.stderr if verbose else None) as function:
-            yield RuntimeHandler(function)
+        with SecretsExtension(client) as extension:
+            environment.update(extension.environment)  # the function reads its secret through it
+            config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
+            with LocalLambda(config, log=sys.stderr if verbose else None) as function:
+                yield RuntimeHandler(function)
 
 
 def _src_on_path() -> None:

@@ -34,6 +34,8 @@ from local.bulk_demo.run import (
 )
 from local.d24_sandbox import D24Sandbox
 from local.lambda_context import LambdaContext
+from local.secrets_extension import VARIABLES as EXTENSION_VARIABLES
+from local.secrets_extension import SecretsExtension
 from local.sqs_event_source import Environment
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
@@ -240,8 +242,13 @@ def local_function(
     runtime "lambda": the handler is the built artifact (`make lambda-build`, in `build_dir`) in
     its own process under awslambdaric, through the local Runtime API (local/lambda_runtime.py).
     """
-    with D24Sandbox() as sandbox, local_secrets_manager() as endpoint:
+    with (
+        D24Sandbox() as sandbox,
+        local_secrets_manager() as endpoint,
+        SecretsExtension(local_client("secretsmanager", endpoint)) as extension,
+    ):
         configure_environment(sandbox, endpoint, verbose)
+        os.environ.update(extension.environment)  # the function reads its secret through it
         create_secret(sandbox.credentials)
         create_results_bus()
         if runtime == "lambda":
@@ -274,6 +281,7 @@ def artifact_handler(
         results_event_bus=RESULTS_BUS,
         log_level=os.environ["POWERTOOLS_LOG_LEVEL"],
     )
+    environment.update({name: os.environ[name] for name in EXTENSION_VARIABLES})
     config = function_config(build_dir or DEFAULT_BUILD_DIR, environment=environment)
     with LocalLambda(config, log=sys.stderr if verbose else None) as function:
         yield RuntimeHandler(function)

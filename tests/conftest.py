@@ -13,6 +13,8 @@ from moto import mock_aws
 
 from local.d24_sandbox import D24Sandbox
 from local.lambda_context import LambdaContext as LambdaContext  # noqa: PLC0414 - re-exported
+from local.secrets_extension import VARIABLES as EXTENSION_VARIABLES
+from local.secrets_extension import SecretsExtension
 
 SECRET_ID = "cashout-cancel/d24"
 RESULTS_BUS = "cashout-cancel-results"
@@ -32,6 +34,9 @@ def _fresh_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # No secrets extension unless a test starts the stand-in (`extension`): the SDK reads.
+    for name in ("AWS_SESSION_TOKEN", "AWS_LAMBDA_INITIALIZATION_TYPE", *EXTENSION_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
     container.reset()
     yield
     container.reset()
@@ -132,6 +137,18 @@ def function_env(
     monkeypatch.setenv("D24_BACKOFF_MAX_SECONDS", "0.05")
     monkeypatch.setenv("DEADLINE_MARGIN_MS", "200")
     return d24
+
+
+@pytest.fixture
+def extension(
+    monkeypatch: pytest.MonkeyPatch, function_env: D24Sandbox, secrets: Any
+) -> Iterator[SecretsExtension]:
+    """The Parameters and Secrets extension (its stand-in) in front of Secrets Manager (moto), and
+    the function pointed at it as Lambda points it: the port and a session token."""
+    with SecretsExtension(secrets) as running:
+        for name, value in running.environment.items():
+            monkeypatch.setenv(name, value)
+        yield running
 
 
 Invoke = Callable[..., Any]

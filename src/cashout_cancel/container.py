@@ -12,10 +12,11 @@ from typing import Any
 from .cancel.service import CancelService
 from .credentials.accounts import Accounts
 from .credentials.secrets_manager import sdk_reader
+from .credentials.sources import SecretSources
 from .d24.client import D24Client
 from .d24.exchange import HttpExchange
 from .d24.retry import RetryPolicy
-from .observability import record_latency
+from .observability import d24_call_tracer, record_latency, secret_read_fell_back, trace_aws_sdk
 from .result_events import ResultPublisher
 from .settings import ENV_NAMES, Settings, load_settings
 
@@ -61,10 +62,12 @@ def current() -> Container:
 def _build(environment: tuple[str | None, ...]) -> Container:
     global _built
     settings = load_settings()
+    # Secrets through the Parameters and Secrets extension where it can serve, else the SDK.
+    sources = SecretSources(sdk_reader(secrets_client), on_fallback=secret_read_fell_back)
     accounts = Accounts(
         settings.secret_id,
         settings.merchant_secret_prefix,
-        sdk_reader(secrets_client),
+        sources.read,
         settings.secret_ttl,
         settings.merchant_cache_size,
     )
@@ -76,6 +79,7 @@ def _build(environment: tuple[str | None, ...]) -> Container:
         policy=RetryPolicy(settings.max_attempts, settings.backoff_base, settings.backoff_max),
         on_latency=record_latency,
         withheld=accounts.withheld,
+        trace=d24_call_tracer(),
     )
     publisher = ResultPublisher(events_client, settings.results_event_bus)
     _built = Container(settings, CancelService(client, accounts), publisher, environment)
@@ -103,8 +107,9 @@ def events_client() -> Any:
 def _client(service: str) -> Any:
     client = _clients.get(service)
     if client is None:
-        # Deferred: boto3 is the largest import of the function, and invalid requests, for one,
-        # are answered without it.
+        # Deferred: boto3 is the largest import of the function, and invalid requests and
+        # secrets read through the extension, for two, are served without it.
+        trace_aws_sdk()
         import boto3
         from botocore.config import Config
 

@@ -46,6 +46,17 @@ class Invocation:
         # The cancels of a caller whose results are published leave time to publish them.
         reserve = min(PUBLISH_RESERVE_SECONDS, self.deadline.remaining() / 5) if publishes else 0
         self._cancel_deadline = self.deadline.less(reserve)
+        built = self._built
+        if (
+            publishes
+            and isinstance(built, container.Container)
+            and built.settings.results_event_bus
+        ):
+            # The EventBridge client (boto3's import and EventBridge's model: hundreds of
+            # milliseconds cold) is built now, on the cancels' time: the time kept back to
+            # publish is for PutEvents. The secret, read through the extension, no longer pulls
+            # boto3 in first.
+            container.events_client()
         use_caller_dimension(caller)
 
     @property

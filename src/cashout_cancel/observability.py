@@ -7,12 +7,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .cancel.outcomes import CancelResult, Outcome
+from .d24.client import CallResult, CallTracer
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cashout-cancel"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CashoutCancel"
@@ -74,10 +76,56 @@ def traced(handler: Handler) -> Handler:
     """Wrap the handler with Powertools Tracer, importing the X-Ray SDK only when tracing is on."""
     if not tracing_enabled():
         return handler
+    return _tracer().capture_lambda_handler(handler, capture_response=False)  # type: ignore[no-any-return]
+
+
+@cache
+def _tracer() -> Any:
     from aws_lambda_powertools import Tracer
 
-    tracer = Tracer(service=SERVICE)  # patches botocore and requests: D24 calls become subsegments
-    return tracer.capture_lambda_handler(handler, capture_response=False)  # type: ignore[return-value]
+    # Nothing patched at import: patching botocore imports botocore.client (tens of
+    # milliseconds of a cold start that may never use the SDK), so it is patched when the first
+    # AWS client is built (trace_aws_sdk). requests is not patched either: its patch wraps
+    # Session.request, which the D24 exchange never calls (HTTPAdapter.send, d24/exchange.py);
+    # D24 calls are traced by the client's hook (d24_call_tracer).
+    return Tracer(service=SERVICE, auto_patch=False)
+
+
+def trace_aws_sdk() -> None:
+    """Make every AWS SDK call a subsegment, from now on (called before the first client is
+    built; the X-Ray SDK patches a module once)."""
+    if tracing_enabled():
+        _tracer().patch(["botocore"])
+
+
+def d24_call_tracer() -> CallTracer | None:
+    """The D24 client's hook that makes each call (cancel, status look-up) a subsegment
+    `## D24 cancel` / `## D24 status`, annotated with the HTTP status and the attempts made, and
+    nothing of the request; None when tracing is off."""
+    if not tracing_enabled():
+        return None
+    tracer = _tracer()
+
+    def trace(name: str, call: Callable[[], CallResult]) -> CallResult:
+        with tracer.provider.in_subsegment(f"## D24 {name}") as subsegment:
+            result = call()
+            if subsegment is not None:  # None when X-Ray has no segment to attach it to
+                subsegment.put_annotation("d24_attempts", result.sent)
+                if result.reply is not None:
+                    subsegment.put_annotation("d24_http_status", result.reply.http_status)
+                if result.no_answer is not None:
+                    subsegment.put_annotation("d24_no_answer", result.no_answer.value)
+            return result
+
+    return trace
+
+
+def secret_read_fell_back(reason: str) -> None:
+    """The extension was there but did not serve a secret read; the SDK read it instead."""
+    logger.warning(
+        "secret read through the SDK: the secrets extension did not serve it",
+        extra={"reason": reason},
+    )
 
 
 # Powertools' metric buffer is not safe to add to from several threads at once (a bulk batch's
@@ -135,6 +183,7 @@ def record_result(
             "status_code": result.status_code,
             "cashout_status": result.status.code if result.status else None,
             "upstream": result.upstream.to_dict() if result.upstream else None,
+            "secret_source": result.secret_source,
             "duration_ms": round(duration_ms, 1),
         },
     )

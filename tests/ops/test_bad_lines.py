@@ -128,16 +128,12 @@ CELL = st.one_of(
     st.sampled_from(EDGES),
     st.integers(min_value=-(2**64), max_value=2**64).map(str),
     st.text(alphabet="0123456789 +-.,eE\t\u0660\u0661\uff11x", max_size=22),
-    st.text(
-        alphabet=st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=24
-    ),
+    st.text(alphabet=st.characters(exclude_characters="\x00", codec="utf-8"), max_size=24),
 )
-# Lone surrogates (category Cs) cannot be written to a UTF-8 file at all: no operator has one.
+# codec="utf-8": lone surrogates cannot be written to a UTF-8 file at all: no operator has one.
 EXTERNAL = st.one_of(
     st.sampled_from(["", "a", "x" * 100, "x" * 101, " ", "\u00e9" * 100]),
-    st.text(
-        alphabet=st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=120
-    ),
+    st.text(alphabet=st.characters(exclude_characters="\x00", codec="utf-8"), max_size=120),
 )
 
 

@@ -15,11 +15,20 @@ from typing import Any
 
 import pytest
 
+from cashout_cancel.credentials import extension
+from cashout_cancel.credentials.sources import EXTENSION_MAX_SECONDS
 from cashout_cancel.settings import ENV_NAMES
 from tests.template.helpers import FUNCTION, actions, if_condition, role_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 API_GATEWAY_INTEGRATION_TIMEOUT_S = 29
+# What the Parameters and Secrets extension reads (the function reads the port too).
+EXTENSION_SETTINGS = {
+    extension.PORT_VARIABLE,
+    "SECRETS_MANAGER_TIMEOUT_MILLIS",
+    "SECRETS_MANAGER_TTL",
+}
+EXTENSION_MAX_TTL_S = 300  # the extension caps SECRETS_MANAGER_TTL at 5 minutes
 
 
 # --- API -------------------------------------------------------------------------
@@ -297,9 +306,10 @@ def test_environment_carries_the_contract_settings(function: dict[str, Any]) -> 
     assert variables["POWERTOOLS_SERVICE_NAME"] == "cashout-cancel"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
-    # Every other variable is one the function reads: no typo silently falls back to a default.
+    # Every other variable is one the function or the secrets extension reads: no typo silently
+    # falls back to a default.
     own = {name for name in variables if not name.startswith("POWERTOOLS_")}
-    assert own <= set(ENV_NAMES)
+    assert own <= set(ENV_NAMES) | EXTENSION_SETTINGS
 
 
 def test_base_url_defaults_to_staging_and_allows_production(template: dict[str, Any]) -> None:
@@ -349,6 +359,86 @@ def test_snapstart_is_a_switch_and_callers_use_the_published_alias(
     assert function["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
     assert function["AutoPublishAlias"] == "live"
     assert function["AutoPublishAliasAllProperties"] is True
+
+
+# --- The secrets extension (docs/contract.md section 5, "Cold starts") ------------------
+
+
+def test_secrets_extension_layer_is_attached_by_default_through_a_parameter(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    parameter = template["Parameters"]["SecretsExtensionLayerArn"]
+    pattern = parameter["AllowedPattern"]
+
+    # The default is one region's arm64 layer; another region's is accepted, and so is empty
+    assert re.fullmatch(pattern, parameter["Default"])
+    assert ":layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:" in parameter["Default"]
+    eu_west_1 = "arn:aws:lambda:eu-west-1:015030872274:layer:"
+    assert re.fullmatch(pattern, eu_west_1 + "AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:11")
+    assert re.fullmatch(pattern, "")
+    # ...but not the x86_64 layer: the function runs on arm64
+    assert not re.fullmatch(pattern, eu_west_1 + "AWS-Parameters-and-Secrets-Lambda-Extension:11")
+    assert function["Architectures"] == ["arm64"]
+    assert function["Layers"] == {
+        "Fn::If": ["UsesSecretsExtension", [{"Ref": "SecretsExtensionLayerArn"}], NO_VALUE]
+    }
+
+
+@pytest.mark.parametrize(
+    ("layer", "snapstart", "attached"),
+    [
+        ("default", "None", True),
+        ("", "None", False),  # turned off
+        ("default", "PublishedVersions", False),  # SnapStart: no session token, no extension
+        ("", "PublishedVersions", False),
+    ],
+)
+def test_the_layer_is_left_off_when_empty_or_under_snapstart(
+    template: dict[str, Any], layer: str, snapstart: str, attached: bool
+) -> None:
+    default = template["Parameters"]["SecretsExtensionLayerArn"]["Default"]
+    parameters = {
+        "SecretsExtensionLayerArn": default if layer == "default" else layer,
+        "SnapStart": snapstart,
+    }
+
+    condition = template["Conditions"]["UsesSecretsExtension"]
+    assert evaluate(condition, parameters) is attached
+
+
+def test_extension_settings_fit_the_functions_own(function: dict[str, Any]) -> None:
+    variables = function["Environment"]["Variables"]
+
+    # The port the extension listens on is the one the function asks, from the same variable
+    assert variables[extension.PORT_VARIABLE] == str(extension.DEFAULT_PORT)
+    # Its own Secrets Manager timeout is set (its default, 0, waits forever) and shorter than
+    # the function's wait for it, so that it answers an error rather than the function giving up
+    timeout_ms = int(variables["SECRETS_MANAGER_TIMEOUT_MILLIS"])
+    assert 0 < timeout_ms < EXTENSION_MAX_SECONDS * 1000
+    # Its cache is no longer than the function's, and within its own cap
+    ttl_s = int(variables["SECRETS_MANAGER_TTL"])
+    assert 0 < ttl_s <= min(EXTENSION_MAX_TTL_S, int(variables["SECRET_CACHE_TTL_SECONDS"]))
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def evaluate(condition: Any, parameters: dict[str, str]) -> Any:
+    """A condition's value for the given parameter values (Fn::And, Or, Not, Equals and Ref)."""
+    if isinstance(condition, str):
+        return condition
+    [(function, argument)] = condition.items()
+    if function == "Ref":
+        return parameters[argument]
+    values = [evaluate(item, parameters) for item in argument]
+    if function == "Fn::Equals":
+        return values[0] == values[1]
+    if function == "Fn::Not":
+        return not values[0]
+    if function == "Fn::And":
+        return all(values)
+    assert function == "Fn::Or", function
+    return any(values)
 
 
 # --- Outputs and build -------------------------------------------------------------------

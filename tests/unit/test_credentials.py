@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from cashout_cancel.credentials.secret import Credentials, parse_secret
 from cashout_cancel.credentials.secrets_manager import sdk_reader
+from cashout_cancel.credentials.sources import SecretSources
 from cashout_cancel.credentials.store import CredentialStore
 from cashout_cancel.deadline import Deadline
 from cashout_cancel.settings import ConfigurationError
@@ -44,6 +45,11 @@ def sm() -> Iterator[CountingClient]:
         yield CountingClient(client)
 
 
+def through_the_sdk(client: Any) -> Any:
+    """The function's reader, with no extension in this environment: the SDK, on `client`."""
+    return SecretSources(sdk_reader(lambda: client)).read
+
+
 def roomy() -> Deadline:
     """A deadline that never matters in these tests."""
     return Deadline(10.0)
@@ -69,15 +75,15 @@ class Clock:
 
 
 def test_secret_is_read_once_and_served_from_cache(sm: CountingClient) -> None:
-    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
-    assert store.get(roomy()) == Credentials("the-login", "the-pass", "the-key")
-    assert store.get(roomy()) == store.get(roomy())
+    store = CredentialStore("d24", through_the_sdk(sm), ttl=300)
+    assert store.get(roomy()).credentials == Credentials("the-login", "the-pass", "the-key")
+    assert store.get(roomy()).credentials is store.get(roomy()).credentials
     assert sm.reads == 1
 
 
 def test_secret_is_read_again_after_its_ttl(sm: CountingClient) -> None:
     clock = Clock()
-    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=60, clock=clock)
+    store = CredentialStore("d24", through_the_sdk(sm), ttl=60, clock=clock)
     store.get(roomy())
     clock.now += 61
     store.get(roomy())
@@ -85,13 +91,13 @@ def test_secret_is_read_again_after_its_ttl(sm: CountingClient) -> None:
 
 
 def test_concurrent_first_calls_read_the_secret_once(sm: CountingClient) -> None:
-    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
+    store = CredentialStore("d24", through_the_sdk(sm), ttl=300)
     barrier = threading.Barrier(16)
     seen: list[Credentials] = []
 
     def ask() -> None:
         barrier.wait()
-        seen.append(store.get(roomy()))
+        seen.append(store.get(roomy()).credentials)
 
     threads = [threading.Thread(target=ask) for _ in range(16)]
     for thread in threads:
@@ -104,24 +110,24 @@ def test_concurrent_first_calls_read_the_secret_once(sm: CountingClient) -> None
 
 
 def test_refresh_picks_up_a_rotated_secret(sm: CountingClient) -> None:
-    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
-    old = store.get(roomy())
+    store = CredentialStore("d24", through_the_sdk(sm), ttl=300)
+    old = store.get(roomy()).credentials
     sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
-    assert store.get(roomy()) == old  # cached until told otherwise
-    assert store.refresh(old, roomy()).password == "new"
+    assert store.get(roomy()).credentials == old  # cached until told otherwise
+    assert store.refresh(old, roomy()).credentials.password == "new"
 
 
 def test_refresh_after_another_thread_refreshed_does_not_read_again(sm: CountingClient) -> None:
-    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
-    old = store.get(roomy())
+    store = CredentialStore("d24", through_the_sdk(sm), ttl=300)
+    old = store.get(roomy()).credentials
     sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
-    fresh = store.refresh(old, roomy())
-    assert store.refresh(old, roomy()) == fresh
+    fresh = store.refresh(old, roomy()).credentials
+    assert store.refresh(old, roomy()).credentials is fresh
     assert sm.reads == 2
 
 
 def test_missing_secret_is_a_configuration_error_naming_the_cause(sm: CountingClient) -> None:
-    store = CredentialStore("no-such-secret", sdk_reader(lambda: sm), ttl=300)
+    store = CredentialStore("no-such-secret", through_the_sdk(sm), ttl=300)
     with pytest.raises(ConfigurationError, match="ResourceNotFoundException"):
         store.get(roomy())
 
@@ -147,7 +153,7 @@ def test_malformed_secrets_are_refused_without_echoing_values(secret_string: Any
 
 def test_a_read_that_stalls_is_given_up_at_the_deadline() -> None:
     # Given a Secrets Manager that takes 3 s to answer
-    store = CredentialStore("d24", sdk_reader(lambda: StallingClient(3.0)), ttl=300)
+    store = CredentialStore("d24", through_the_sdk(StallingClient(3.0)), ttl=300)
 
     # When the credentials are asked for with 0.3 s left
     started = time.monotonic()
@@ -160,7 +166,7 @@ def test_a_read_that_stalls_is_given_up_at_the_deadline() -> None:
 
 def test_waiting_for_another_threads_stalled_read_is_bounded_too() -> None:
     # Given one invocation stuck reading a Secrets Manager that stalls
-    store = CredentialStore("d24", sdk_reader(lambda: StallingClient(3.0)), ttl=300)
+    store = CredentialStore("d24", through_the_sdk(StallingClient(3.0)), ttl=300)
     stuck = threading.Thread(target=lambda: _swallow(lambda: store.get(Deadline(2.0))))
     stuck.start()
     time.sleep(0.05)
@@ -185,14 +191,14 @@ def test_a_refusal_seen_by_many_threads_re_reads_an_unchanged_secret_once(
 ) -> None:
     # Given sixteen requests that all used the cached secret, which D24 refused, while Secrets
     # Manager still holds that same secret
-    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
-    rejected = store.get(roomy())
+    store = CredentialStore("d24", through_the_sdk(sm), ttl=300)
+    rejected = store.get(roomy()).credentials
     barrier = threading.Barrier(16)
     seen: list[Credentials] = []
 
     def refresh() -> None:
         barrier.wait()
-        seen.append(store.refresh(rejected, roomy()))
+        seen.append(store.refresh(rejected, roomy()).credentials)
 
     # When each of them asks for the secret to be re-read
     threads = [threading.Thread(target=refresh) for _ in range(16)]

@@ -76,6 +76,9 @@ class CancelResult:
     message: str | None = None
     upstream: UpstreamError | None = None
     merchant: str | None = None  # the account the request named (CONTRACT section 11)
+    # Where the request's secret came from (extension, sdk, cache), for the result line only:
+    # not a result field, never in what a caller gets.
+    secret_source: str | None = None
 
     @property
     def status_code(self) -> int:

@@ -8,11 +8,13 @@ truth, and hands what happened to the one pure decision (decision.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..credentials.accounts import AccountNotServed, Accounts
 from ..credentials.secret import Credentials
 from ..credentials.secrets_manager import SecretNotFound
-from ..credentials.store import CredentialStore
+from ..credentials.sources import SecretSource
+from ..credentials.store import CredentialStore, Fetched
 from ..d24.answers import AUTH_REFUSED
 from ..d24.client import CallResult, D24Client, NoAnswer
 from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
@@ -44,7 +46,7 @@ class CancelService:
         if not self._can_start(deadline):
             return decide(request, _NOTHING_SENT, _NO_TIME_TO_ASK)
         try:
-            credentials = self._accounts.credentials(request.merchant, store, deadline)
+            fetched = self._accounts.credentials(request.merchant, store, deadline)
         except SecretNotFound as exc:
             if request.merchant is None:
                 return configuration_error(request, exc)
@@ -55,9 +57,9 @@ class CancelService:
         try:
             # Cancel attempts leave room for a whole status look-up after them.
             reserve = _status_reserve(deadline.remaining(), self._client.attempt_limit)
-            cancelled, credentials = self._with_one_reread(
+            cancelled, fetched = self._with_one_reread(
                 store,
-                credentials,
+                fetched,
                 deadline,
                 lambda c: self._client.cancel(
                     c, request.cashout_id, request.external_id, deadline, reserve
@@ -65,12 +67,12 @@ class CancelService:
             )
         except ConfigurationError as exc:  # the secret re-read after D24 refused it
             return configuration_error(request, exc)
-        look_up = (
-            self._look_up(request, store, credentials, deadline)
-            if needs_look_up(cancelled)
-            else None
-        )
-        return decide(request, cancelled, look_up or NOT_ASKED)
+        look_up = None
+        if needs_look_up(cancelled):
+            look_up, fetched = self._look_up(request, store, fetched, deadline)
+        # Where its secret came from goes on the result line (docs/contract.md section 7).
+        result = decide(request, cancelled, look_up or NOT_ASKED)
+        return replace(result, secret_source=fetched.source.value)
 
     def _can_start(self, deadline: Deadline) -> bool:
         """True while a cancel is worth starting: a whole attempt and the status look-up after it
@@ -88,33 +90,35 @@ class CancelService:
         self,
         request: CancelRequest,
         store: CredentialStore,
-        credentials: Credentials,
+        fetched: Fetched,
         deadline: Deadline,
-    ) -> LookUp:
+    ) -> tuple[LookUp, Fetched]:
         try:
-            found, _ = self._with_one_reread(
+            found, fetched = self._with_one_reread(
                 store,
-                credentials,
+                fetched,
                 deadline,
                 lambda c: self._client.status(c, request.cashout_id, request.external_id, deadline),
             )
         except ConfigurationError:  # the secret vanished between the cancel and the look-up
-            return LookUp(Said.COULD_NOT_TELL, no_answer=NoAnswer.UNAVAILABLE)
-        return read_look_up(found)
+            return LookUp(Said.COULD_NOT_TELL, no_answer=NoAnswer.UNAVAILABLE), fetched
+        return read_look_up(found), fetched
 
     def _with_one_reread(
-        self, store: CredentialStore, credentials: Credentials, deadline: Deadline, call: Call
-    ) -> tuple[CallResult, Credentials]:
+        self, store: CredentialStore, fetched: Fetched, deadline: Deadline, call: Call
+    ) -> tuple[CallResult, Fetched]:
         """`call` with the cached credentials and, if D24 refuses them, once more with the
         account's secret re-read: a rotated secret is picked up without a cold start (CONTRACT
         section 5), account by account (section 11)."""
-        first = call(credentials)
+        first = call(fetched.credentials)
         if first.no_answer is not None or first.reply is None:
-            return first, credentials
+            return first, fetched
         if first.reply.http_status not in AUTH_REFUSED:
-            return first, credentials
-        credentials = store.refresh(credentials, deadline)
-        second = call(credentials)
+            return first, fetched
+        refreshed = store.refresh(fetched.credentials, deadline)
+        if refreshed.source is SecretSource.CACHE:  # another request re-read it: keep ours
+            refreshed = refreshed._replace(source=fetched.source)
+        second = call(refreshed.credentials)
         return (
             CallResult(
                 second.reply,
@@ -122,7 +126,7 @@ class CancelService:
                 first.may_have_applied or second.may_have_applied,
                 first.sent + second.sent,
             ),
-            credentials,
+            refreshed,
         )
 
 

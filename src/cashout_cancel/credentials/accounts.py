@@ -20,7 +20,7 @@ from ..deadline import Deadline
 from ..settings import ConfigurationError
 from .secret import Credentials
 from .secrets_manager import SecretNotFound
-from .store import CredentialStore, SecretReader
+from .store import CredentialStore, Fetched, SecretReader
 
 
 class AccountNotServed(Exception):
@@ -81,7 +81,7 @@ class Accounts:
 
     def credentials(
         self, merchant: str | None, store: CredentialStore, deadline: Deadline
-    ) -> Credentials:
+    ) -> Fetched:
         """The credentials in `store` (`merchant`'s, from `store_for`), read when not cached.
 
         A named account takes its place among the cached ones once its secret was read (the
@@ -94,7 +94,7 @@ class Accounts:
             return store.get(deadline)
         first = store.loaded is None
         try:
-            credentials = store.get(deadline)
+            fetched = store.get(deadline)
         except SecretNotFound:
             self._drop(merchant, store)
             raise
@@ -104,7 +104,7 @@ class Accounts:
             raise
         if first:
             self._admit(merchant, store)
-        return credentials
+        return fetched
 
     def _admit(self, merchant: str, store: CredentialStore) -> None:
         with self._lock:

@@ -2,8 +2,10 @@
 
 A small lock-guarded cache rather than Powertools Parameters: concurrent first calls read the
 secret once; a refresh after D24 refused the credentials reads it once however many requests saw
-the refusal (no stampede); every read, and every wait for another thread's read, is bounded by
-the invocation's deadline; and the secret's shape is validated before anything is signed with it.
+the refusal (no stampede), past every cache; every read (the reader bounds it), and every wait
+for another thread's read, is bounded by the invocation's deadline; and the secret's shape is
+validated before anything is signed with it. Where a read goes is the reader's business
+(sources.py): the store says only whether it must be fresh.
 """
 
 from __future__ import annotations
@@ -12,14 +14,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import NamedTuple, Protocol
 
-from ..deadline import Deadline, TimeLimitExceeded, run_within
+from ..deadline import Deadline
 from ..settings import ConfigurationError
 from .secret import Credentials, parse_secret
+from .sources import SecretRead, SecretSource
 
-# Reads a secret's SecretString by its id (the SDK's GetSecretValue; secrets_manager.py).
-SecretReader = Callable[[str], Any]
+
+class SecretReader(Protocol):
+    """Reads a secret's SecretString by its id within the deadline (`fresh`: past every cache);
+    raises ConfigurationError when it cannot (sources.py: SecretSources.read)."""
+
+    def __call__(self, secret_id: str, deadline: Deadline, *, fresh: bool) -> SecretRead: ...
+
+
+class Fetched(NamedTuple):
+    """Credentials, and where they came from this time (`SecretSource.CACHE`: no read)."""
+
+    credentials: Credentials
+    source: SecretSource
 
 
 class CredentialStore:
@@ -50,24 +64,25 @@ class CredentialStore:
         """The credentials last read, expired or not (what answers must withhold), or None."""
         return self._cached
 
-    def get(self, deadline: Deadline) -> Credentials:
-        """The cached credentials, read from Secrets Manager when absent or expired."""
+    def get(self, deadline: Deadline) -> Fetched:
+        """The cached credentials, read when absent or expired."""
         cached = self._cached
         if cached is not None and self._clock() < self._expires:
-            return cached
+            return Fetched(cached, SecretSource.CACHE)
         with self._locked(deadline):
             if self._cached is not None and self._clock() < self._expires:
-                return self._cached
-            return self._load(deadline)
+                return Fetched(self._cached, SecretSource.CACHE)
+            return self._load(deadline, fresh=False)
 
-    def refresh(self, rejected: Credentials, deadline: Deadline) -> Credentials:
-        """The secret re-read after D24 refused `rejected`: read once for all the requests that
-        saw the refusal. Every read makes a new Credentials object, so `rejected` is still the
-        cached one exactly when nobody has re-read the secret since it was handed out."""
+    def refresh(self, rejected: Credentials, deadline: Deadline) -> Fetched:
+        """The secret re-read from Secrets Manager itself after D24 refused `rejected`: read once
+        for all the requests that saw the refusal. Every read makes a new Credentials object, so
+        `rejected` is still the cached one exactly when nobody has re-read the secret since it
+        was handed out."""
         with self._locked(deadline):
             if self._cached is not None and self._cached is not rejected:
-                return self._cached
-            return self._load(deadline)
+                return Fetched(self._cached, SecretSource.CACHE)
+            return self._load(deadline, fresh=True)
 
     def clear(self) -> None:
         """Forget the cached value (SnapStart restore, tests)."""
@@ -85,13 +100,8 @@ class CredentialStore:
         finally:
             self._lock.release()
 
-    def _load(self, deadline: Deadline) -> Credentials:
-        try:
-            secret_string = run_within(deadline.remaining(), lambda: self._read(self.secret_id))
-        except TimeLimitExceeded:
-            raise ConfigurationError(
-                "the D24 secret could not be read in time (Secrets Manager did not answer)"
-            ) from None
-        credentials = parse_secret(secret_string)
+    def _load(self, deadline: Deadline, fresh: bool) -> Fetched:
+        read = self._read(self.secret_id, deadline, fresh=fresh)
+        credentials = parse_secret(read.secret_string)
         self._cached, self._expires = credentials, self._clock() + self._ttl
-        return credentials
+        return Fetched(credentials, read.source)

@@ -83,6 +83,11 @@ class CallResult:
     sent: int
 
 
+# Runs one call (named "cancel" or "status") and returns its result: a place to observe each call
+# whole (observability.d24_call_tracer makes it an X-Ray subsegment) without the client knowing.
+CallTracer = Callable[[str, Callable[[], CallResult]], CallResult]
+
+
 class D24Client:
     """Cancel and status calls through one reused connection pool, retried on transient failures."""
 
@@ -97,6 +102,7 @@ class D24Client:
         sleep: Callable[[float], None] = time.sleep,
         on_latency: Callable[[float], None] | None = None,
         withheld: Callable[[Credentials], Redaction] | None = None,
+        trace: CallTracer | None = None,
     ) -> None:
         self._base_url = base_url
         self._exchange = exchange
@@ -108,6 +114,7 @@ class D24Client:
         # What answers must withhold besides the request's own credentials: with several
         # merchant accounts, every loaded account's (CONTRACT section 6).
         self._withheld = withheld
+        self._trace = trace
 
     @property
     def attempt_limit(self) -> float:
@@ -123,14 +130,20 @@ class D24Client:
         reserve: float = 0.0,
     ) -> CallResult:
         """DELETE /cashout/cancel, keeping `reserve` seconds of the deadline for a later call."""
-        return self._call("DELETE", CANCEL_PATH, credentials, cashout_id, external_id,
-                          deadline, reserve)  # fmt: skip
+        return self._traced("cancel", lambda: self._call(
+            "DELETE", CANCEL_PATH, credentials, cashout_id, external_id, deadline, reserve
+        ))  # fmt: skip
 
     def status(
         self, credentials: Credentials, cashout_id: int, external_id: str, deadline: Deadline
     ) -> CallResult:
         """POST /cashout/status, with whatever time the deadline has left."""
-        return self._call("POST", STATUS_PATH, credentials, cashout_id, external_id, deadline, 0.0)
+        return self._traced("status", lambda: self._call(
+            "POST", STATUS_PATH, credentials, cashout_id, external_id, deadline, 0.0
+        ))  # fmt: skip
+
+    def _traced(self, name: str, call: Callable[[], CallResult]) -> CallResult:
+        return call() if self._trace is None else self._trace(name, call)
 
     def _call(
         self,
