@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo-venv test test-fast lint audit audit-strict demo invoke lambda-invoke \
-	api bench dashboard clean
+	api bench clean
 
 ## help: list the commands
 help:
@@ -87,10 +87,6 @@ api: demo-venv $(RUNTIME_BUILD)
 ## bench: warm, cold-start, memory and bulk-throughput benchmark against floors and a naive handler (BENCH_ARGS=--quick)
 bench: venv
 	$(BIN)/python -m local.bench $(BENCH_ARGS)
-
-## dashboard: draw the template's dashboard from a local run of the real handler (docs/dashboard.png)
-dashboard: venv
-	$(BIN)/python -m local.dashboard --out docs/dashboard.png
 
 ## clean: remove build output and caches (not the virtual environments)
 clean:

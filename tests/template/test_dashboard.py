@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from cashout_cancel.observability import CALLER_DIMENSION, CALLERS, METRIC_NAMES
-from local.dashboard.widgets import FUNCTION_NAME, STACK_NAME, Series, Widget, template_widgets
+from tests.template.dashboard_widgets import (
+    FUNCTION_NAME,
+    STACK_NAME,
+    Series,
+    Widget,
+    template_widgets,
+)
 
 NAMESPACE = "CashoutCancelTemplateTest"  # any value: the body takes it from a parameter
 
@@ -68,7 +74,7 @@ def test_duration_graph_draws_the_timeout_and_the_alarm_threshold(
     widgets: list[Widget], function: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     widget = _widget_of(widgets, "AWS/Lambda", "Duration")
-    lines = {value for _, value in widget.horizontal_annotations}
+    lines = set(widget.horizontal_annotations)
 
     assert function["Timeout"] * 1000 in lines
     assert resources["DurationNearTimeoutAlarm"]["Properties"]["Threshold"] in lines
@@ -81,7 +87,7 @@ def test_every_queue_of_the_stack_shows_its_depth_and_age(
 
     for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
         widget = _widget_of(widgets, "AWS/SQS", metric)
-        # Placeholders ${Queue.QueueName} resolve to the queue's logical id (widgets.py).
+        # Placeholders ${Queue.QueueName} resolve to the queue's logical id (dashboard_widgets.py).
         assert {line.dimension("QueueName") for line in widget.series} == queues
 
 
