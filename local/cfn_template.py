@@ -43,4 +43,3 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     loaded: dict[str, Any] = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 (safe)
     return loaded
-

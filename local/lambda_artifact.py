@@ -1,14 +1,13 @@
 """The built artifact as the local tools run it: template.yaml's function, the local build
-(`make lambda-build`), the environment Lambda would give it, and a handler-shaped entry.
+(`make lambda-build`), and a handler-shaped entry to it.
 
-`RuntimeHandler` takes the place of `cashout_cancel.handler.lambda_handler` in the demo and the
-local API (`--runtime lambda`): each event goes to the artifact's own process through the local
-Runtime API (local/lambda_runtime.py), and a failed invocation raises `FunctionError`.
+`RuntimeHandler` takes the place of `cashout_cancel.handler.lambda_handler` (`--runtime lambda`):
+each event goes to the artifact's own process through the local Runtime API
+(local/lambda_runtime.py), and a failed invocation raises `FunctionError`.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from local.cfn_template import load_template
-from local.function_env import FUNCTION_ENV
 from local.lambda_environment import FunctionConfig, LocalLambda
 from local.lambda_runtime import Answer
 
 REPO = Path(__file__).resolve().parent.parent
-TEMPLATE = REPO / "template.yaml"
 FUNCTION_ID = "CancelCashoutFunction"  # the template's logical id, and sam build's folder name
 DEFAULT_BUILD_DIR = REPO / ".aws-sam" / "local" / "python"  # make lambda-build's default
 
@@ -34,15 +31,14 @@ class TemplateFunction:
     timeout_seconds: float
     memory_mb: int
     runtime: str
-    name: str = "cashout-cancel"
 
 
-def template_function(template: Path = TEMPLATE, logical_id: str = FUNCTION_ID) -> TemplateFunction:
+def template_function() -> TemplateFunction:
     """Handler, Timeout, MemorySize and Runtime of the function, Globals included."""
-    document = load_template(template)
+    document = load_template()
     properties = {
         **((document.get("Globals") or {}).get("Function") or {}),
-        **document["Resources"][logical_id]["Properties"],
+        **document["Resources"][FUNCTION_ID]["Properties"],
     }
     return TemplateFunction(
         handler=str(properties["Handler"]),
@@ -52,38 +48,8 @@ def template_function(template: Path = TEMPLATE, logical_id: str = FUNCTION_ID) 
     )
 
 
-def function_environment(
-    *,
-    d24_base_url: str,
-    secret_id: str,
-    aws_endpoint_url: str,
-    results_event_bus: str | None = None,
-    log_level: str = "INFO",
-) -> dict[str, str]:
-    """The template's variables, its parameters' values for local runs, and the local services.
-
-    Tracing is off (there is no X-Ray daemon); credentials are dummies and no ~/.aws file is read,
-    so nothing here can reach a real account.
-    """
-    results = {"RESULTS_EVENT_BUS": results_event_bus} if results_event_bus else {}
-    return {
-        **FUNCTION_ENV,
-        **results,
-        "D24_SECRET_ID": secret_id,
-        "D24_BASE_URL": d24_base_url,
-        "POWERTOOLS_METRICS_NAMESPACE": "CashoutCancel",
-        "POWERTOOLS_LOG_LEVEL": log_level,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "AWS_ENDPOINT_URL": aws_endpoint_url,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-
-
 def function_config(
-    build_dir: Path = DEFAULT_BUILD_DIR,
+    build_dir: Path | None = None,
     *,
     environment: Mapping[str, str],
     timeout_seconds: float | None = None,
@@ -91,33 +57,27 @@ def function_config(
     task_root: Path | None = None,
     snap_start: bool = False,
 ) -> FunctionConfig:
-    """How Lambda would run the build in `build_dir`: the template's handler, timeout and memory
-    unless given, on the interpreter the build was made for."""
-    build_dir = build_dir.resolve()  # the runtime runs in the task root: no relative paths
+    """How Lambda would run the build in `build_dir` (default: make's): the template's handler,
+    timeout and memory unless given, on the interpreter the build was made for."""
+    build_dir = (build_dir or DEFAULT_BUILD_DIR).resolve()  # the runtime runs in the task root
     marker = build_dir / "python"
     if not marker.is_file():
         raise FileNotFoundError(f"no local build in {build_dir}: run `make lambda-build`")
     python = marker.read_text(encoding="utf-8").strip()
     spec = template_function()
-    version = interpreter_version(python)
+    command = [python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    version = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
     return FunctionConfig(
         task_root=(task_root or build_dir / FUNCTION_ID).resolve(),
         handler=handler or spec.handler,
         timeout_seconds=spec.timeout_seconds if timeout_seconds is None else timeout_seconds,
         runtime_dir=build_dir / "runtime",
         python=python,
-        name=spec.name,
         memory_mb=spec.memory_mb,
         # As Lambda names its runtimes; awslambdaric polls on a thread from python3.12 on.
         environment={"AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}", **environment},
         snap_start=snap_start,
     )
-
-
-def interpreter_version(python: str) -> str:
-    """major.minor of an interpreter, e.g. "3.11"."""
-    command = [python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
 
 
 class FunctionError(Exception):
@@ -131,17 +91,16 @@ class FunctionError(Exception):
 
 
 class RuntimeHandler:
-    """A stand-in for `lambda_handler(event, context)` that runs the event through the artifact.
-
-    The context is not passed on: the local Runtime API hands the runtime its own request id and
-    deadline, and awslambdaric builds the context from them.
-    """
+    """`lambda_handler(event, context)` run by the artifact: the context gives the invocation's
+    timeout (its remaining time); awslambdaric builds the function's own context from the
+    request id and deadline the local Runtime API hands it."""
 
     def __init__(self, function: LocalLambda) -> None:
         self.function = function
 
     def __call__(self, event: Any, context: Any = None) -> Any:
-        answer = self.function.invoke(event)
+        timeout = None if context is None else context.get_remaining_time_in_millis() / 1000
+        answer = self.function.invoke(event, timeout)
         if answer.kind != "response":
             raise FunctionError(answer)
         return answer.payload

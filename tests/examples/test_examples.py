@@ -67,7 +67,9 @@ def test_the_invoke_client_waits_longer_than_the_function_may_run() -> None:
 
 @pytest.fixture
 def local_api(function_env: D24Sandbox) -> Iterator[LocalApi]:
-    with LocalApi(d24_base_url=function_env.base_url, secret_id=SECRET_ID) as api:
+    from cashout_cancel.handler import lambda_handler
+
+    with LocalApi(lambda_handler) as api:
         yield api
 
 

@@ -135,3 +135,4 @@ def test_snapstart_hooks_run_through_the_runtime_clients_restore_flow(
     # ...and the restored copy cancels (the secret read after the restore, not before)
     assert answer.payload["answer"]["outcome"] == "CANCELLED"
     assert sandbox.status_of(1005) == 2
+
