@@ -21,21 +21,18 @@ import traceback
 import uuid
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from local.d24_sandbox import SEED_CASHOUTS, STATUS_DESCRIPTIONS
 from local.events import api_rest_event
-from local.function import Handler, local_function
+from local.function import Handler, local_function, runtime_arguments
 from local.lambda_context import TIMEOUT_MS, LambdaContext
 from local.loopback import LoopbackHTTPServer
 
 _ROUTE = re.compile(r"/cashouts/([^/]+)/cancel")
 # API Gateway's payload limit; the handler refuses far smaller bodies itself.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-_GATEWAY_ERROR = (502, {"message": "Internal server error"})  # what API Gateway answers then
 _TEXT_TYPES = re.compile(
     r"text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded)"
 )
@@ -71,31 +68,22 @@ def request_event(
 
 
 def http_answer(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body bytes of a proxy response; 502 when it is malformed."""
-    if not isinstance(response, dict):
-        return _gateway_error()
-    status = response.get("statusCode")
-    body = response.get("body") or ""
-    if isinstance(status, bool) or not isinstance(status, int) or not isinstance(body, str):
-        return _gateway_error()
-    headers = [(k, str(v)) for k, v in (response.get("headers") or {}).items()]
-    for name, values in (response.get("multiValueHeaders") or {}).items():
-        headers += [(name, str(v)) for v in values if (name, str(v)) not in headers]
+    """Status, headers and body bytes of a proxy response; 502, as API Gateway answers, when it
+    is malformed."""
+    try:
+        status, body = response["statusCode"], response.get("body") or ""
+        if isinstance(status, bool) or not isinstance(status, int):
+            raise TypeError(status)
+        raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+        headers = [(k, str(v)) for k, v in (response.get("headers") or {}).items()]
+    except (TypeError, KeyError, AttributeError, ValueError):
+        return 502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/json"))  # API Gateway's default
-    try:
-        raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-    except ValueError:
-        return _gateway_error()
     return status, headers, raw
 
 
-def _gateway_error() -> tuple[int, list[tuple[str, str]], bytes]:
-    status, payload = _GATEWAY_ERROR
-    return status, [("Content-Type", "application/json")], json.dumps(payload).encode()
-
-
-class LocalApi:
+class LocalApi(LoopbackHTTPServer):
     """`handler` behind the API on 127.0.0.1: `with LocalApi(handler) as api:` serves on `api.url`.
 
     `serialise=True` (the default) runs one invocation at a time, as one Lambda container does:
@@ -115,33 +103,12 @@ class LocalApi:
         self.handler, self.serialise = handler, serialise
         self.timeout_seconds, self.verbose = timeout_seconds, verbose
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), self)
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port (the real one when constructed with port=0)."""
-        return self._server.server_port
+        super().__init__(("127.0.0.1", port), _RequestHandler)
 
     @property
     def url(self) -> str:
         """The base URL, e.g. http://127.0.0.1:3000."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Self:
-        thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.server_port}"
 
     def invoke(self, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         """Run the handler on one event, as Lambda would, and shape its answer for HTTP."""
@@ -153,19 +120,11 @@ class LocalApi:
             except Exception:
                 # Lambda reports the error and API Gateway answers 502; the traceback is the log.
                 traceback.print_exc()
-                return _gateway_error()
+                return http_answer(None)
             if time.monotonic() - started > self.timeout_seconds:
-                print(
-                    f"invocation ran past the {self.timeout_seconds:g} s timeout", file=sys.stderr
-                )
-                return _gateway_error()  # Lambda would have stopped it
+                print(f"ran past the {self.timeout_seconds:g} s timeout", file=sys.stderr)
+                return http_answer(None)  # Lambda would have stopped it
         return http_answer(response)
-
-
-class _Server(LoopbackHTTPServer):
-    def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
-        self.api = api
-        super().__init__(address, _RequestHandler)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -174,7 +133,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     @property
     def _api(self) -> LocalApi:
-        return cast(_Server, self.server).api
+        return cast(LocalApi, self.server)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self._api.verbose:
@@ -198,13 +157,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         """The request body, or None when it was refused (answered) or the client left."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._refuse(411, "Length Required")
+            self._refuse(411, "Length Required")
+            return None
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
         if not 0 <= length <= MAX_REQUEST_BYTES:
-            return self._refuse(413, "Request Too Long")
+            self._refuse(413, "Request Too Long")
+            return None
         body = self.rfile.read(length)
         if len(body) < length:
             self.close_connection = True
@@ -235,21 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve in the foreground until Ctrl-C."""
     parser = argparse.ArgumentParser(description="The cancel-cashout HTTP API on localhost.")
     parser.add_argument("--port", type=int, default=3000, help="TCP port (0 picks a free one)")
-    parser.add_argument("--d24-base-url", help="use this D24 (e.g. http://127.0.0.1:8024/v3)")
     parser.add_argument(
         "--parallel", action="store_true", help="run invocations concurrently, not one at a time"
     )
-    parser.add_argument(
-        "--runtime",
-        choices=("in-process", "lambda"),
-        default="in-process",
-        help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
-    )
-    parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
+    runtime_arguments(parser)
     args = parser.parse_args(argv)
-    with local_function(
-        verbose=True, runtime=args.runtime, build_dir=args.build_dir, d24_base_url=args.d24_base_url
-    ) as function:
+    with local_function(verbose=True, runtime=args.runtime, build_dir=args.build_dir) as function:
         try:
             api = LocalApi(function.handler, args.port, serialise=not args.parallel, verbose=True)
         except OSError as error:
@@ -260,10 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with api:
             print(f"cashout-cancel API on {api.url}  (POST /cashouts/{{cashout_id}}/cancel)")
             print(f"  D24: {function.environment['D24_BASE_URL']}")
-            if function.sandbox is not None:
-                for cashout_id, cashout in SEED_CASHOUTS.items():
-                    description = STATUS_DESCRIPTIONS[cashout.status]
-                    print(f"    {cashout_id}  external_id={cashout.external_id}  {description}")
+            for cashout_id, cashout in SEED_CASHOUTS.items():
+                description = STATUS_DESCRIPTIONS[cashout.status]
+                print(f"    {cashout_id}  external_id={cashout.external_id}  {description}")
             print(
                 f"try:\n  curl -X POST {api.url}/cashouts/1001/cancel"
                 " -H 'content-type: application/json' -d '{\"external_id\":\"ext-1001\"}'"

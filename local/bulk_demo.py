@@ -117,7 +117,6 @@ class BulkRun:
 def run_bulk(function: LocalFunction, cashouts: int = DEFAULT_CASHOUTS) -> BulkRun:
     """The whole bulk run against the local function's sandbox and moto."""
     sandbox = function.sandbox
-    assert sandbox is not None, "the bulk run seeds the local D24 sandbox"
     endpoint = function.environment["AWS_ENDPOINT_URL"]
     sqs, events = aws_client("sqs", endpoint), aws_client("events", endpoint)
     plan = make_plan(cashouts)

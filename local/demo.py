@@ -26,7 +26,7 @@ from typing import Any
 from local import bulk_demo
 from local.d24_sandbox import SEED_CASHOUTS, STATUS_DESCRIPTIONS
 from local.events import EVENTS_DIR, event_files
-from local.function import Handler, LocalFunction, local_function
+from local.function import Handler, LocalFunction, local_function, runtime_arguments
 from local.lambda_context import LambdaContext
 
 ABSENT = "-"  # D24 has no such cashout, or the answer names none
@@ -105,7 +105,6 @@ def run_event(function: LocalFunction, path: Path, verbose: bool = False) -> Row
 
     event = json.loads(path.read_text(encoding="utf-8"))
     sandbox = function.sandbox
-    assert sandbox is not None, "the demo shows the local D24 sandbox's state"
     before = {cashout_id: sandbox.status_of(cashout_id) for cashout_id in SEED_CASHOUTS}
     calls_before = len(sandbox.received())
     # Powertools prints one EMF document per invocation to stdout, where Lambda turns it into
@@ -133,7 +132,7 @@ def run_event(function: LocalFunction, path: Path, verbose: bool = False) -> Row
         status_code=int(result.get("statusCode") or 0),
         outcome=str(result.get("outcome", "?")),
         cashout=ABSENT if cashout_id is None else str(cashout_id),
-        before=_status_name(before.get(cashout_id)),
+        before=_status_name(None if cashout_id is None else before.get(cashout_id)),
         after=_status_name(None if cashout_id is None else sandbox.status_of(cashout_id)),
         d24_calls=len(sandbox.received()) - calls_before,
         response=response,
@@ -201,13 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("event", nargs="?", help="run just this event file and show its response")
     parser.add_argument("--verbose", action="store_true", help="show INFO logs and EMF metrics")
-    parser.add_argument(
-        "--runtime",
-        choices=("in-process", "lambda"),
-        default="in-process",
-        help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
-    )
-    parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
+    runtime_arguments(parser)
     parser.add_argument("--no-bulk", action="store_true", help="skip the bulk run")
     parser.add_argument(
         "--bulk-cashouts",

@@ -28,19 +28,6 @@ SQS_TEMPLATE = "sqs-bulk-cancel"
 EXPLICIT_RESOURCE = "/cashouts/{cashout_id}/cancel"
 CATCH_ALL_RESOURCE = "/{proxy+}"
 DETAIL_TYPE = "Cashout Cancel Requested"
-# The system attributes Lambda puts in an SQS record, in its order; the last five only when SQS
-# has them (FIFO queues, X-Ray, a redriven message).
-SQS_ATTRIBUTES = (
-    "ApproximateReceiveCount",
-    "SentTimestamp",
-    "SenderId",
-    "ApproximateFirstReceiveTimestamp",
-    "SequenceNumber",
-    "MessageGroupId",
-    "MessageDeduplicationId",
-    "AWSTraceHeader",
-    "DeadLetterQueueSourceArn",
-)
 
 Body = str | bytes | dict[str, Any] | None
 
@@ -192,13 +179,12 @@ def received_sqs_event(messages: Iterable[Mapping[str, Any]], queue_arn: str) ->
     sample = load_event(SQS_TEMPLATE)["Records"][0]
     records = []
     for message in messages:
-        system = message.get("Attributes", {})
         record = {
             **sample,
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
             "body": message["Body"],
-            "attributes": {name: system[name] for name in SQS_ATTRIBUTES if name in system},
+            "attributes": dict(message.get("Attributes", {})),  # the system attributes
             "messageAttributes": {
                 name: _message_attribute(value)
                 for name, value in message.get("MessageAttributes", {}).items()

@@ -1,13 +1,11 @@
-"""One Lambda execution environment on this machine: the local Runtime API and, while it lives,
-one runtime process, AWS's runtime interface client running the built artifact.
+"""One Lambda execution environment on this machine: the local Runtime API
+(local/lambda_runtime.py) and, while it lives, one runtime process, AWS's runtime interface client
+(`python -S -m awslambdaric <handler>`) running the built artifact.
 
-`LocalLambda` starts `python -S -m awslambdaric <handler>` in the artifact directory with
-`AWS_LAMBDA_RUNTIME_API` pointing at a `RuntimeApi` (local/lambda_runtime.py), and enforces
-what Lambda enforces: an invocation not answered by its deadline is reported as
+It enforces what Lambda enforces: an invocation not answered by its deadline is reported as
 `Sandbox.Timedout` and its process ended (SIGKILL); the next invocation starts a new one (a cold
 start). Init errors and function errors come back as the runtime client posts them; a process
-that dies without a word as `Runtime.ExitError`. Standard library only; local/lambda_artifact.py
-builds the configuration from template.yaml and the local build.
+that dies without a word as `Runtime.ExitError`. Standard library only.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TextIO, cast
 
-from local.lambda_context import ACCOUNT_ID, REGION
+from local.lambda_context import ALIAS_ARN, FUNCTION_NAME, REGION
 from local.lambda_runtime import Answer, RuntimeApi
 
 # Lambda's limit on the Init phase of an on-demand environment.
@@ -41,16 +39,9 @@ class FunctionConfig:
     timeout_seconds: float
     runtime_dir: Path | None = None  # awslambdaric and its dependencies (Lambda's runtime)
     python: str = sys.executable  # the interpreter the artifact was built for
-    name: str = "cashout-cancel"
     memory_mb: int = 512
     environment: Mapping[str, str] = field(default_factory=dict)  # the function's variables
     snap_start: bool = False  # run the SnapStart init flow (hooks and /runtime/restore/next)
-    init_timeout_seconds: float = INIT_TIMEOUT_SECONDS
-
-    @property
-    def alias_arn(self) -> str:
-        """The ARN callers invoke: the `live` alias the template publishes."""
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}:live"
 
 
 class LocalLambda:
@@ -62,19 +53,16 @@ class LocalLambda:
     """
 
     def __init__(self, config: FunctionConfig, log: TextIO | None = None) -> None:
-        self.config = config
-        self._log = log
+        self.config, self._log = config, log
         self.logs: list[str] = []
-        self._log_lock = threading.Lock()
-        self._invoke_lock = threading.Lock()
-        self.api: RuntimeApi | None = None
+        self._log_lock, self._invoke_lock = threading.Lock(), threading.Lock()
+        self.api = RuntimeApi()
         self._process: subprocess.Popen[bytes] | None = None
         self._process_started = 0.0
         self._initialised = False
         self.processes_started = 0
 
     def __enter__(self) -> Self:
-        self.api = RuntimeApi()
         return self
 
     def __exit__(
@@ -88,26 +76,20 @@ class LocalLambda:
     def close(self) -> None:
         """End the runtime process and stop the Runtime API."""
         self._end_process()
-        if self.api is not None:
-            self.api.close()
+        self.api.close()
 
     def invoke(self, event: Any, timeout_seconds: float | None = None) -> Answer:
         """Run one event as Lambda's synchronous Invoke would, and return what it reports."""
-        api = self._started_api()
+        api = self.api
         timeout = self.config.timeout_seconds if timeout_seconds is None else timeout_seconds
         with self._invoke_lock:
             body = json.dumps(event).encode()
-            request_id = api.offer(body, timeout, self.config.alias_arn)
+            request_id = api.offer(body, timeout, ALIAS_ARN)
             self._emit(f"START RequestId: {request_id} Version: $LATEST")
             cold = self._ensure_process()
             answer = self._await(api, request_id, timeout)
             self._report(answer, cold)
             return answer
-
-    def _started_api(self) -> RuntimeApi:
-        if self.api is None:
-            raise RuntimeError("use LocalLambda as a context manager")
-        return self.api
 
     def _await(self, api: RuntimeApi, request_id: str, timeout: float) -> Answer:
         process = cast(subprocess.Popen[bytes], self._process)
@@ -129,7 +111,7 @@ class LocalLambda:
                 self._process = None
                 exit_error = f"Runtime exited with error: exit status {exited}"
                 return api.fail(request_id, "exit", "Runtime.ExitError", exit_error)
-            init_limit = self.config.init_timeout_seconds
+            init_limit = INIT_TIMEOUT_SECONDS
             waiting = time.monotonic() - self._process_started
             if not api.handed_out(request_id) and not self._initialised and waiting > init_limit:
                 self._end_process()
@@ -172,11 +154,11 @@ class LocalLambda:
             "LAMBDA_TASK_ROOT": str(config.task_root),
             "LAMBDA_RUNTIME_DIR": str(config.runtime_dir or ""),
             "_HANDLER": config.handler,
-            "AWS_LAMBDA_RUNTIME_API": self._started_api().address,
-            "AWS_LAMBDA_FUNCTION_NAME": config.name,
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{self.processes_started}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if config.snap_start else "on-demand",
             "AWS_REGION": REGION,

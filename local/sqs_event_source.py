@@ -217,9 +217,9 @@ class SqsEventSource:
         done = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in handed_back]
         if done:
             # Batch entry ids are positions: message ids may hold characters SQS refuses there.
-            entries = [{"Id": str(n), "ReceiptHandle": handle} for n, handle in enumerate(done)]
             answer = self._client.delete_message_batch(
-                QueueUrl=self.mapping.queue_url, Entries=entries
+                QueueUrl=self.mapping.queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(done)],
             )
             if answer.get("Failed"):
                 raise RuntimeError(f"SQS refused to delete: {answer['Failed']}")

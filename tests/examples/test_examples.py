@@ -19,7 +19,7 @@ from local.api import LocalApi
 from local.cfn_template import load_template
 from local.d24_sandbox import D24Sandbox
 from local.events import sqs_event
-from tests.conftest import SECRET_ID, LambdaContext, ResultsTap
+from tests.conftest import LambdaContext, ResultsTap
 
 CANCELLED = 2
 ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cashout-cancel:live"

@@ -76,7 +76,6 @@ def cancel(client: requests.Session, api: LocalApi, cashout_id: Any, **kwargs: A
 def test_make_api_defaults_cancel_a_seeded_sandbox_cashout(client: requests.Session) -> None:
     # Given `make api` as started by default: the local function with its own sandbox and moto
     with local_function() as function, LocalApi(function.handler) as api:
-        assert function.sandbox is not None
         # When a pending seeded cashout is cancelled, as the README's curl does
         response = cancel(client, api, 1001, json={"external_id": "ext-1001"})
         # Then the answer is 200 CANCELLED and the sandbox holds it cancelled
@@ -191,7 +190,7 @@ def test_request_becomes_the_rest_api_event_of_the_template(client: requests.Ses
     recorder = Recorder()
     with LocalApi(recorder) as api:
         # When a request with repeated headers and a query string arrives
-        connection = http.client.HTTPConnection("127.0.0.1", api.port)
+        connection = http.client.HTTPConnection("127.0.0.1", api.server_port)
         connection.putrequest("POST", "/cashouts/42/cancel?a=1&a=2")
         for name, value in [
             ("Content-Type", "application/json"),

@@ -39,7 +39,7 @@ def assert_the_run_kept_the_contract(run: BulkRun, status_of: Callable[[int], in
         if outcome in ("CANCELLED", "ALREADY_CANCELLED"):
             assert now == result["cashout_status"] == CANCELLED, result
         elif outcome == "NOT_CANCELLABLE":
-            assert now is not None and now != CANCELLED, result
+            assert now not in (None, CANCELLED), result
             assert result["cashout_status"] == now, result
         else:
             assert (outcome, now) == ("NOT_FOUND", None), result

@@ -14,8 +14,6 @@ from tests.local.bulk_contract import assert_the_run_kept_the_contract
 def test_a_bulk_cancel_through_the_queue_keeps_the_contract() -> None:
     # Given the local function, and 40 sandbox cashouts in every state, some sent twice
     with local_function() as function:
-        assert function.sandbox is not None
-
         # When an operator's file of cancels goes through the queue
         run = run_bulk(function, cashouts=40)
 

@@ -124,4 +124,3 @@ def start_function(lambda_build: Path) -> Iterator[StartFunction]:
             return stack.enter_context(LocalLambda(config))
 
         yield start
-

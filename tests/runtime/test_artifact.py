@@ -11,6 +11,7 @@ import pytest
 from local.d24_sandbox import D24Sandbox
 from local.events import load_event
 from local.lambda_artifact import template_function
+from local.lambda_context import ALIAS_ARN
 from tests.runtime.conftest import StartFunction, task_root
 
 PROBE = """
@@ -71,7 +72,7 @@ def test_artifact_imports_only_from_itself_and_gets_lambdas_context(
     # ...the context is the one awslambdaric builds from the Runtime API's headers
     context = answer.payload["context"]
     assert context["type"] == "awslambdaric.lambda_context.LambdaContext"
-    assert context["invoked_function_arn"] == function.config.alias_arn
+    assert context["invoked_function_arn"] == ALIAS_ARN
     assert context["invoked_function_arn"].endswith(":function:cashout-cancel:live")
     assert context["function_name"] == "cashout-cancel"
     assert context["memory_limit_in_mb"] == "512"  # a string: Lambda reads it from the env
@@ -135,4 +136,3 @@ def test_snapstart_hooks_run_through_the_runtime_clients_restore_flow(
     # ...and the restored copy cancels (the secret read after the restore, not before)
     assert answer.payload["answer"]["outcome"] == "CANCELLED"
     assert sandbox.status_of(1005) == 2
-

@@ -20,8 +20,6 @@ def test_a_bulk_cancel_through_the_queue_keeps_the_contract_through_the_artifact
     # Given the built artifact, in as many execution environments as the mapping's maximum
     # concurrency (the first one's, and one more, each through its init before any work)
     with local_function(runtime="lambda", build_dir=lambda_build) as function:
-        assert function.sandbox is not None
-
         # When an operator's file of cancels goes through the queue
         run = run_bulk(function, cashouts=20)
 
