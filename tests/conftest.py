@@ -19,6 +19,7 @@ RESULTS_BUS = "cashout-cancel-results"
 LOGIN = "merchant-login"
 PASSWORD = "merchant-pass"
 SECRET_KEY = "merchant-signing-key"
+SECRET_READ = "before-call.secrets-manager.GetSecretValue"
 
 
 @pytest.fixture(autouse=True)
@@ -43,15 +44,27 @@ def merchant_secret() -> dict[str, str]:
     return {"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}
 
 
+@pytest.fixture(scope="session")
+def d24_server() -> Iterator[D24Sandbox]:
+    """One D24 sandbox per test process (each xdist worker has its own), shared through `d24`."""
+    with D24Sandbox() as sandbox:
+        yield sandbox
+
+
 @pytest.fixture
-def d24(merchant_secret: dict[str, str]) -> Iterator[D24Sandbox]:
-    """A fresh D24 sandbox with the seeded cashouts and the merchant's credentials."""
-    with D24Sandbox(
+def d24(d24_server: D24Sandbox, merchant_secret: dict[str, str]) -> Iterator[D24Sandbox]:
+    """The D24 sandbox as new: the seeded cashouts, no faults, no latency, an empty request log,
+    and the merchant's credentials. A request still served when the test ends is cut off, so
+    that nothing a test set in motion reaches the next one."""
+    d24_server.reset()
+    d24_server.latency = 0.0
+    d24_server.set_credentials(
         login=merchant_secret["login"],
         password=merchant_secret["pass"],
         secret_key=merchant_secret["secret_key"],
-    ) as sandbox:
-        yield sandbox
+    )
+    yield d24_server
+    d24_server.interrupt()
 
 
 @pytest.fixture
@@ -153,3 +166,18 @@ def body_of(response: dict[str, Any]) -> dict[str, Any]:
     assert response["headers"]["Content-Type"] == "application/json"
     body: dict[str, Any] = json.loads(response["body"])
     return body
+
+
+@pytest.fixture
+def secret_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every GetSecretValue call made by any Secrets Manager client the function creates."""
+    reads: list[str] = []
+    real_client = boto3.client
+
+    def counting_client(*args: Any, **kwargs: Any) -> Any:
+        client = real_client(*args, **kwargs)
+        client.meta.events.register(SECRET_READ, lambda **_: reads.append("GetSecretValue"))
+        return client
+
+    monkeypatch.setattr(boto3, "client", counting_client)
+    return reads

@@ -19,11 +19,10 @@ from typing import Any, Literal
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import CANCELLED, COMPLETED, PENDING, D24Sandbox, Fault
 from tests.conftest import LOGIN, PASSWORD, SECRET_ID, SECRET_KEY, Invoke, LambdaContext
 from tests.integration.via import ENTRIES, Answer, send
 
-PENDING, COMPLETED, CANCELLED = 0, 1, 2
 UNKNOWN_CASHOUT = 987654321  # not in the sandbox
 READ_TIMEOUT = 0.3  # seconds; long enough for loopback, short enough to keep hangs cheap
 

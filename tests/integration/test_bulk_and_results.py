@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox, Fault
 from local.events import api_rest_event, eventbridge_event, sqs_event
 from tests.conftest import LambdaContext, ResultsTap
-
-PENDING, COMPLETED, CANCELLED = 0, 1, 2
 
 
 def invoke_batch(event: dict[str, Any], remaining_ms: float = 10_000) -> list[str]:

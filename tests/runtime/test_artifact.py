@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox
+from local.d24_sandbox import CANCELLED, D24Sandbox
 from local.events import load_event
 from local.lambda_artifact import template_function
 from local.lambda_context import ALIAS_ARN
@@ -135,4 +135,4 @@ def test_snapstart_hooks_run_through_the_runtime_clients_restore_flow(
     ]
     # ...and the restored copy cancels (the secret read after the restore, not before)
     assert answer.payload["answer"]["outcome"] == "CANCELLED"
-    assert sandbox.status_of(1005) == 2
+    assert sandbox.status_of(1005) == CANCELLED
