@@ -11,6 +11,7 @@ PIP_AUDIT ?= $(BIN)/pip-audit
 EVENT ?= events/direct-cancel.json
 PORT ?= 3000
 # RUNTIME=lambda: make demo and make api run the built artifact under awslambdaric (lambda-invoke).
+# ARGS: more options for make demo (ARGS=--verbose, ARGS=--no-bulk).
 RUNTIME ?= in-process
 RUNTIME_ARGS = $(if $(filter lambda,$(RUNTIME)),--runtime lambda --build-dir $(LAMBDA_LOCAL_DIR))
 RUNTIME_BUILD = $(if $(filter lambda,$(RUNTIME)),lambda-build)
@@ -42,13 +43,13 @@ $(DEMO_VENV)/.installed: requirements.txt requirements-demo.txt scripts/pinned_v
 	PYTHON=$(PYTHON) UV_PIN=$(UV_PIN) sh scripts/pinned_venv.sh $(DEMO_VENV) requirements-demo.txt
 	touch $@
 
-## test: the whole suite (unit, integration, faults, properties, template) with branch coverage
+## test: every tier (docs/testing.md), slow tests too, with branch coverage of src/
 test: venv
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term-missing:skip-covered --cov-report=xml
 
-## test-fast: the suite without coverage, stopping at the first failure
+## test-fast: tests/unit and every test not marked slow (none takes over a second), no coverage, stops at the first failure
 test-fast: venv
-	$(BIN)/python -m pytest -n 2 -x -q
+	$(BIN)/python -m pytest -n 2 -x -q -m "not slow"
 
 ## lint: ruff, formatting, mypy, bandit, the dependency audit and the template checks
 lint: venv tools-venv
@@ -68,9 +69,9 @@ audit: venv
 audit-strict: venv
 	$(BIN)/python scripts/audit_dependencies.py --strict --pip-audit $(PIP_AUDIT) requirements.txt
 
-## demo: every event in events/ through the real handler, then a bulk cancel through a local queue, against a local D24 sandbox and moto (RUNTIME=lambda)
+## demo: every event in events/ through the real handler, then a bulk cancel through a local queue, against a local D24 sandbox and moto (RUNTIME=lambda, ARGS=--verbose)
 demo: demo-venv $(RUNTIME_BUILD)
-	$(DEMO_BIN)/python -m local.demo $(RUNTIME_ARGS)
+	$(DEMO_BIN)/python -m local.demo $(RUNTIME_ARGS) $(ARGS)
 
 ## invoke: one event through the real handler (make invoke EVENT=events/<file>.json)
 invoke: demo-venv

@@ -47,7 +47,7 @@ class LocalFunction:
         function = getattr(self.handler, "function", None)
         if function is None:
             return [self.handler]
-        from local.lambda_artifact import RuntimeHandler
+        from local.lambda_environment import RuntimeHandler
 
         more = [_lambda(self.stack, function.config, self.verbose) for _ in range(count - 1)]
         handlers: list[Handler] = [self.handler, *(RuntimeHandler(f) for f in more)]
@@ -137,7 +137,7 @@ def local_function(
         stack.callback(container.reset)
         handler: Handler
         if runtime == "lambda":
-            from local.lambda_artifact import RuntimeHandler, function_config
+            from local.lambda_environment import RuntimeHandler, function_config
 
             config = function_config(build_dir, environment=environment)
             handler = RuntimeHandler(_lambda(stack, config, verbose))

@@ -38,31 +38,34 @@ def _fresh_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     container.reset()
 
 
+MERCHANT_SECRET = {"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}
+
+
 @pytest.fixture
 def merchant_secret() -> dict[str, str]:
     """The merchant's D24 credentials, as the secret holds them (override to use others)."""
-    return {"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}
+    return dict(MERCHANT_SECRET)
 
 
 @pytest.fixture(scope="session")
 def d24_server() -> Iterator[D24Sandbox]:
     """One D24 sandbox per test process (each xdist worker has its own), shared through `d24`."""
-    with D24Sandbox() as sandbox:
+    with D24Sandbox(LOGIN, PASSWORD, SECRET_KEY) as sandbox:
         yield sandbox
 
 
 @pytest.fixture
 def d24(d24_server: D24Sandbox, merchant_secret: dict[str, str]) -> Iterator[D24Sandbox]:
     """The D24 sandbox as new: the seeded cashouts, no faults, no latency, an empty request log,
-    and the merchant's credentials. A request still served when the test ends is cut off, so
-    that nothing a test set in motion reaches the next one."""
+    the merchant's credentials (`reset()` goes back to all that). A request still served when
+    the test ends is cut off, so that nothing a test set in motion reaches the next one."""
+    if merchant_secret != MERCHANT_SECRET:  # credentials of its own: a sandbox of its own
+        login, password = merchant_secret["login"], merchant_secret["pass"]
+        with D24Sandbox(login, password, merchant_secret["secret_key"]) as sandbox:
+            yield sandbox
+        return
     d24_server.reset()
     d24_server.latency = 0.0
-    d24_server.set_credentials(
-        login=merchant_secret["login"],
-        password=merchant_secret["pass"],
-        secret_key=merchant_secret["secret_key"],
-    )
     yield d24_server
     d24_server.interrupt()
 

@@ -10,8 +10,8 @@ import pytest
 
 from local.d24_sandbox import CANCELLED, D24Sandbox
 from local.events import load_event
-from local.lambda_artifact import template_function
 from local.lambda_context import ALIAS_ARN
+from local.lambda_environment import template_function
 from tests.runtime.conftest import StartFunction, task_root
 
 PROBE = """

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from local.lambda_artifact import template_function
 from local.lambda_context import ALIAS_ARN, LambdaContext
+from local.lambda_environment import template_function
 from local.lambda_runtime import PREFIX, RuntimeApi
 
 
