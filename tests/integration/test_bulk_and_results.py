@@ -175,6 +175,7 @@ def test_no_more_than_bulk_concurrency_cancels_are_in_flight_at_d24(
     assert len(results.details()) == 20
 
 
+@pytest.mark.slow
 def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
     batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
 ) -> None:

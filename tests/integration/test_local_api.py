@@ -271,6 +271,7 @@ def test_a_failing_handler_is_answered_502_as_api_gateway_does(client: requests.
     assert response.json() == {"message": "Internal server error"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("serialise", [True, False], ids=["serialised", "parallel"])
 def test_invocations_overlap_only_when_not_serialised(serialise: bool) -> None:
     # Given a handler that takes a while

@@ -247,6 +247,7 @@ def make_api() -> Iterator[LocalApi]:
         yield local_api
 
 
+@pytest.mark.slow
 @_local_schema().parametrize()  # type: ignore[untyped-decorator]
 @settings(
     max_examples=50,

@@ -139,6 +139,7 @@ def test_510_with_status_look_up_failing_is_a_retryable_unknown_not_a_final_refu
         assert "may already be cancelled" in answer.body["message"]
 
 
+@pytest.mark.slow
 def test_510_with_status_look_up_timing_out_is_upstream_timeout(
     entry: str, invoke: Invoke, d24: D24Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,6 +62,7 @@ def test_send_dry_run_needs_no_queue_and_no_credentials(
     assert main(["send", str(path), "--dry-run"]) == 0
 
 
+@pytest.mark.slow
 def test_replay_from_the_command_line_moves_the_failure_to_the_cancel_queue(
     sqs: SQSClient, make_queue: Callable[[str], str], drain: Drain
 ) -> None:

@@ -14,6 +14,9 @@ from local.lambda_context import ALIAS_ARN
 from local.lambda_environment import template_function
 from tests.runtime.conftest import StartFunction, task_root
 
+# Every test here runs the built artifact, built once per run.
+pytestmark = pytest.mark.slow
+
 PROBE = """
 import sys
 
@@ -48,7 +51,6 @@ def test_template_handler_is_the_artifacts_handler_module(artifact: Path) -> Non
     assert not (artifact / "src").exists()
 
 
-@pytest.mark.slow
 def test_artifact_imports_only_from_itself_and_gets_lambdas_context(
     artifact: Path,
     lambda_build: Path,
@@ -107,7 +109,6 @@ def lambda_handler(event, context):
 """
 
 
-@pytest.mark.slow
 def test_snapstart_hooks_run_through_the_runtime_clients_restore_flow(
     artifact: Path,
     tmp_path: Path,
