@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any
 
-from local.lambda_context import ACCOUNT_ID, REGION
 from local.events import received_sqs_event
+from local.lambda_context import ACCOUNT_ID, REGION
 
 from .lambda_like import external_id
 
