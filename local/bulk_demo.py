@@ -148,10 +148,6 @@ def run_bulk(function: LocalFunction, cashouts: int = DEFAULT_CASHOUTS) -> BulkR
             exit_codes = _send(plan, url, sqs)
         finally:
             worked = source.drain(RUN_TIMEOUT)
-    left = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
     return BulkRun(
         plan=plan,
         exit_codes=exit_codes,
@@ -159,7 +155,7 @@ def run_bulk(function: LocalFunction, cashouts: int = DEFAULT_CASHOUTS) -> BulkR
         environments=len(environments),
         results=tap.details(),
         dead_letters=_read_all(sqs, dead_letter_url),
-        queue_left=sum(int(count) for count in left.values()),
+        queue_left=source.messages_left(),
         d24_peak=sandbox.in_flight_peak,
         in_flight_bound=MAXIMUM_CONCURRENCY * int(function.environment["BULK_CONCURRENCY"]),
     )

@@ -175,7 +175,11 @@ class SqsEventSource:
                 ).get("Messages", [])
                 if messages:
                     self._deliver(environment, [dict(message) for message in messages])
-                elif self._draining.is_set() and self._empty() and self._empty():
+                elif (
+                    self._draining.is_set()
+                    and not self.messages_left()
+                    and not self.messages_left()
+                ):
                     # Twice: the counts are not read at one instant, and a message whose
                     # visibility timeout ends between two readings is in neither count.
                     self._stop.set()
@@ -185,8 +189,13 @@ class SqsEventSource:
             self._errors.append(exc)
             self._stop.set()
 
-    def _empty(self) -> bool:
-        """Nothing visible, in flight or delayed in the queue."""
+    def _drained(self) -> bool:
+        # Twice: the counts are not read at one instant, and a message whose visibility timeout
+        # ends between two readings is in neither count.
+        return self.messages_left() == 0 and self.messages_left() == 0
+
+    def messages_left(self) -> int:
+        """Messages in the queue: visible, in flight or delayed."""
         answer = self._client.get_queue_attributes(
             QueueUrl=self.mapping.queue_url,
             AttributeNames=[
@@ -195,7 +204,7 @@ class SqsEventSource:
                 "ApproximateNumberOfMessagesDelayed",
             ],
         )
-        return all(int(count) == 0 for count in answer["Attributes"].values())
+        return sum(int(count) for count in answer["Attributes"].values())
 
     def _deliver(self, environment: Environment, messages: list[dict[str, Any]]) -> None:
         """One invocation with `messages`, then delete what it says is done."""
