@@ -13,6 +13,7 @@ PIP_AUDIT ?= $(BIN)/pip-audit
 EVENT ?= events/direct-cancel.json
 PORT ?= 3000
 # RUNTIME=lambda: make demo and make api run the built artifact under awslambdaric (lambda-invoke).
+# ARGS: more options for make demo (ARGS=--verbose, ARGS=--no-bulk).
 RUNTIME ?= in-process
 RUNTIME_ARGS = $(if $(filter lambda,$(RUNTIME)),--runtime lambda --build-dir $(LAMBDA_LOCAL_DIR))
 RUNTIME_BUILD = $(if $(filter lambda,$(RUNTIME)),lambda-build)
@@ -22,7 +23,7 @@ export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo-venv ops test test-fast lint audit audit-strict demo invoke lambda-invoke \
-	api bench dashboard clean
+	api bench clean
 
 ## help: list the commands
 help:
@@ -58,13 +59,13 @@ $(OPS_VENV)/.installed: requirements-ops.txt pyproject.toml scripts/pinned_venv.
 	$(OPS_VENV)/bin/python -m pip check --disable-pip-version-check
 	touch $@
 
-## test: the whole suite (unit, integration, faults, properties, template) with branch coverage
+## test: every tier (docs/testing.md), slow tests too, with branch coverage of src/
 test: venv
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term-missing:skip-covered --cov-report=xml
 
-## test-fast: the suite without coverage, stopping at the first failure
+## test-fast: tests/unit and every test not marked slow (none takes over a second), no coverage, stops at the first failure
 test-fast: venv
-	$(BIN)/python -m pytest -n 2 -x -q
+	$(BIN)/python -m pytest -n 2 -x -q -m "not slow"
 
 ## lint: ruff, formatting, mypy, bandit, the dependency audit and the template checks
 lint: venv tools-venv
@@ -84,9 +85,9 @@ audit: venv
 audit-strict: venv
 	$(BIN)/python scripts/audit_dependencies.py --strict --pip-audit $(PIP_AUDIT) requirements.txt
 
-## demo: every event in events/ through the real handler, then a bulk cancel through a local queue, against a local D24 sandbox and moto (RUNTIME=lambda)
+## demo: every event in events/ through the real handler, then a bulk cancel through a local queue, against a local D24 sandbox and moto (RUNTIME=lambda, ARGS=--verbose)
 demo: demo-venv $(RUNTIME_BUILD)
-	$(DEMO_BIN)/python -m local.demo $(RUNTIME_ARGS)
+	$(DEMO_BIN)/python -m local.demo $(RUNTIME_ARGS) $(ARGS)
 
 ## invoke: one event through the real handler (make invoke EVENT=events/<file>.json)
 invoke: demo-venv
@@ -103,10 +104,6 @@ api: demo-venv $(RUNTIME_BUILD)
 ## bench: warm, cold-start, memory and bulk-throughput benchmark against floors and a naive handler (BENCH_ARGS=--quick)
 bench: venv
 	$(BIN)/python -m local.bench $(BENCH_ARGS)
-
-## dashboard: draw the template's dashboard from a local run of the real handler (docs/dashboard.png)
-dashboard: venv
-	$(BIN)/python -m local.dashboard --out docs/dashboard.png
 
 ## clean: remove build output and caches (not the virtual environments)
 clean:

@@ -539,6 +539,15 @@ class D24Sandbox:
             self._played.clear()
             self._in_flight_peak = self._in_flight
 
+    def interrupt(self, timeout: float = 2.0) -> None:
+        """End every request still being served (delayed, hanging, dripping), as stop() does,
+        and go on serving: a sandbox shared by tests, between two of them."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS)
+        self._stopping.clear()
+
     # Load
 
     @property

@@ -12,8 +12,10 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
@@ -51,11 +53,16 @@ def api_rest_event(
     catch_all: bool = False,
     request_id: str | None = None,
     stage: str = "v1",
+    headers: Sequence[tuple[str, str]] | None = None,
+    query: str = "",
+    source_ip: str | None = None,
 ) -> dict[str, Any]:
     """A REST API (payload v1) proxy event for `<method> /cashouts/<cashout_id>/cancel`.
 
     `path` replaces the request path (for unknown routes); `catch_all` delivers it through a
-    `/{proxy+}` resource instead of the explicit `/cashouts/{cashout_id}/cancel` one.
+    `/{proxy+}` resource instead of the explicit `/cashouts/{cashout_id}/cancel` one. `headers`
+    (in the order received) and `query` replace the sample's; `source_ip` makes it an unsigned
+    request from that address, as the local API receives one (no IAM caller in its identity).
     """
     event: dict[str, Any] = load_event(REST_TEMPLATE)
     path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
@@ -71,6 +78,20 @@ def api_rest_event(
     context["stage"] = stage
     context["path"] = f"/{stage}{path}"  # REST APIs put the stage in front of the path here
     context["requestId"] = request_id or str(uuid.uuid4())
+    if headers is not None:
+        # API Gateway keeps the last value of a repeated header or query parameter in one map,
+        # and all of them in the other.
+        event["headers"], event["multiValueHeaders"] = dict(headers) or None, _multi(headers)
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        event["queryStringParameters"] = dict(pairs) or None
+        event["multiValueQueryStringParameters"] = _multi(pairs)
+    if source_ip is not None:
+        identity = context["identity"]
+        identity.update(dict.fromkeys(("accessKey", "accountId", "caller", "user", "userArn")))
+        identity["sourceIp"] = source_ip
+        agents = [v for k, v in headers or () if k.lower() == "user-agent"]
+        identity["userAgent"] = agents[-1] if agents else None
     return event
 
 
@@ -134,19 +155,63 @@ def sqs_event(*bodies: Any, message_ids: list[str] | None = None) -> dict[str, A
     A body that is not a string is sent as its JSON text (a message holds a string); each
     record gets a fresh messageId and receipt handle unless `message_ids` gives them.
     """
-    template = load_event(SQS_TEMPLATE)["Records"][0]
+    sample = load_event(SQS_TEMPLATE)["Records"][0]
     ids = message_ids or [str(uuid.uuid4()) for _ in bodies]
-    records = []
+    messages = []
     for index, (body, message_id) in enumerate(zip(bodies, ids, strict=True)):
         text = body if isinstance(body, str) else json.dumps(body)
-        record = {**template, "attributes": dict(template["attributes"])}
-        record["messageId"] = message_id
-        record["receiptHandle"] = f"AQEB{message_id}ReceiptHandle"
-        record["body"] = text
-        record["md5OfBody"] = hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324
-        record["attributes"]["SentTimestamp"] = str(1795968000000 + index)
+        attributes = {**sample["attributes"], "SentTimestamp": str(1795968000000 + index)}
+        messages.append(
+            {
+                "MessageId": message_id,
+                "ReceiptHandle": f"AQEB{message_id}ReceiptHandle",
+                "Body": text,
+                "MD5OfBody": hashlib.md5(text.encode("utf-8")).hexdigest(),  # noqa: S324
+                "Attributes": attributes,
+            }
+        )
+    return received_sqs_event(messages, sample["eventSourceARN"])
+
+
+def received_sqs_event(messages: Iterable[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source builds from messages as ReceiveMessage returns them
+    (system and message attribute names "All"), for the queue `queue_arn`."""
+    sample = load_event(SQS_TEMPLATE)["Records"][0]
+    records = []
+    for message in messages:
+        record = {
+            **sample,
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": dict(message.get("Attributes", {})),  # the system attributes
+            "messageAttributes": {
+                name: _message_attribute(value)
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message["MD5OfBody"],
+            "eventSourceARN": queue_arn,
+            "awsRegion": queue_arn.split(":")[3],  # arn:partition:service:region:account:name
+        }
+        if "MD5OfMessageAttributes" in message:
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
         records.append(record)
     return {"Records": records}
+
+
+def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A message attribute as Lambda spells it: camelCase keys, binary values in base64."""
+    attribute: dict[str, Any] = {}
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = b64.b64encode(value["BinaryValue"]).decode("ascii")
+    attribute["stringListValues"] = list(value.get("StringListValues", []))
+    attribute["binaryListValues"] = [
+        b64.b64encode(item).decode("ascii") for item in value.get("BinaryListValues", [])
+    ]
+    attribute["dataType"] = value["DataType"]
+    return attribute
 
 
 def direct_event(cashout_id: Any, external_id: Any, merchant: Any = None) -> dict[str, Any]:
@@ -160,6 +225,13 @@ def _path_parameters(cashout_id: str | int, path: str, catch_all: bool) -> dict[
     if catch_all:
         return {"proxy": path.lstrip("/")}
     return {"cashout_id": str(cashout_id)}
+
+
+def _multi(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]] | None:
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return grouped or None
 
 
 def _encode_body(body: Body, base64: bool) -> tuple[str | None, bool]:

@@ -1,7 +1,12 @@
-"""The function's environment as template.yaml deploys it, for the local tools that run the
-handler as Lambda would (`make api`, `make bench`). A test holds it equal to the template."""
+"""The function's environment in every local run (make demo, invoke, api, lambda-invoke), built one
+way: template.yaml's values, then the caller's own settings, then the local services. A test holds
+FUNCTION_ENV equal to the template. Cheap to import: the bench's cold-start child imports it."""
 
 from __future__ import annotations
+
+import os
+
+from local.lambda_context import REGION
 
 # The template's literal values; the secret, the base URL, the results bus, the namespace and the
 # log level come from its parameters and are set by each tool.
@@ -17,3 +22,50 @@ FUNCTION_ENV: dict[str, str] = {
     "SECRETS_MANAGER_TTL": "300",
     "POWERTOOLS_SERVICE_NAME": "cashout-cancel",
 }
+# The settings a local run points at its own services, whatever the caller's environment says.
+LOCAL_SERVICES = (
+    "D24_SECRET_ID",
+    "D24_MERCHANT_SECRET_PREFIX",
+    "D24_BASE_URL",
+    "RESULTS_EVENT_BUS",
+)
+
+
+def function_environment(
+    *,
+    d24_base_url: str,
+    secret_id: str,
+    results_event_bus: str,
+    merchant_secret_prefix: str | None = None,
+    aws_endpoint_url: str,
+    log_level: str = "INFO",
+) -> dict[str, str]:
+    """The function's variables for a local run against the given services.
+
+    The caller's own values of the function's settings (`D24_TIMEOUT_SECONDS=1 make api`) win
+    over the template's, so a bad one is refused by the function as deployed would refuse it.
+    Tracing is off (there is no X-Ray daemon); credentials are dummies and no ~/.aws file is
+    read, so nothing here can reach a real account.
+    """
+    from cashout_cancel.settings import ENV_NAMES  # here: the cold-start child must not load it
+
+    caller = {name: os.environ[name] for name in ENV_NAMES if name in os.environ}
+    return {
+        **FUNCTION_ENV,
+        **{name: value for name, value in caller.items() if name not in LOCAL_SERVICES},
+        "D24_SECRET_ID": secret_id,
+        **(
+            {"D24_MERCHANT_SECRET_PREFIX": merchant_secret_prefix} if merchant_secret_prefix else {}
+        ),
+        "D24_BASE_URL": d24_base_url,
+        "RESULTS_EVENT_BUS": results_event_bus,
+        "POWERTOOLS_METRICS_NAMESPACE": "CashoutCancelLocal",
+        "POWERTOOLS_LOG_LEVEL": log_level,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_ENDPOINT_URL": aws_endpoint_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }

@@ -1,13 +1,14 @@
-"""One Lambda execution environment on this machine: the local Runtime API and, while it lives,
-one runtime process, AWS's runtime interface client running the built artifact.
+"""The built artifact as Lambda runs it, on this machine: template.yaml's function and the local
+build (`make lambda-build`) make a `FunctionConfig`; `LocalLambda` is one execution environment,
+the local Runtime API (local/lambda_runtime.py) and, while it lives, one runtime process, AWS's
+runtime interface client (`python -S -m awslambdaric <handler>`); `RuntimeHandler` takes the
+place of `lambda_handler` (`--runtime lambda`).
 
-`LocalLambda` starts `python -S -m awslambdaric <handler>` in the artifact directory with
-`AWS_LAMBDA_RUNTIME_API` pointing at a `RuntimeApi` (local/lambda_runtime.py), and enforces
-what Lambda enforces: an invocation not answered by its deadline is reported as
+It enforces what Lambda enforces: an invocation not answered by its deadline is reported as
 `Sandbox.Timedout` and its process ended (SIGKILL); the next invocation starts a new one (a cold
 start). Init errors and function errors come back as the runtime client posts them; a process
-that dies without a word as `Runtime.ExitError`. Standard library only; local/lambda_artifact.py
-builds the configuration from template.yaml and the local build.
+that dies without a word as `Runtime.ExitError`; a failed invocation raises `FunctionError`
+through a `RuntimeHandler`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, TextIO, cast
 
-from local.lambda_context import ACCOUNT_ID, REGION
+from local.cfn_template import load_template
+from local.lambda_context import ALIAS_ARN, FUNCTION_NAME, REGION
 from local.lambda_runtime import Answer, RuntimeApi
 
 # Lambda's limit on the Init phase of an on-demand environment.
@@ -41,16 +42,9 @@ class FunctionConfig:
     timeout_seconds: float
     runtime_dir: Path | None = None  # awslambdaric and its dependencies (Lambda's runtime)
     python: str = sys.executable  # the interpreter the artifact was built for
-    name: str = "cashout-cancel"
     memory_mb: int = 512
     environment: Mapping[str, str] = field(default_factory=dict)  # the function's variables
     snap_start: bool = False  # run the SnapStart init flow (hooks and /runtime/restore/next)
-    init_timeout_seconds: float = INIT_TIMEOUT_SECONDS
-
-    @property
-    def alias_arn(self) -> str:
-        """The ARN callers invoke: the `live` alias the template publishes."""
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}:live"
 
 
 class LocalLambda:
@@ -62,52 +56,38 @@ class LocalLambda:
     """
 
     def __init__(self, config: FunctionConfig, log: TextIO | None = None) -> None:
-        self.config = config
-        self._log = log
+        self.config, self._log = config, log
         self.logs: list[str] = []
-        self._log_lock = threading.Lock()
-        self._invoke_lock = threading.Lock()
-        self.api: RuntimeApi | None = None
+        self._log_lock, self._invoke_lock = threading.Lock(), threading.Lock()
+        self.api = RuntimeApi()
         self._process: subprocess.Popen[bytes] | None = None
         self._process_started = 0.0
         self._initialised = False
         self.processes_started = 0
 
     def __enter__(self) -> Self:
-        self.api = RuntimeApi()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
         """End the runtime process and stop the Runtime API."""
         self._end_process()
-        if self.api is not None:
-            self.api.close()
+        self.api.close()
 
     def invoke(self, event: Any, timeout_seconds: float | None = None) -> Answer:
         """Run one event as Lambda's synchronous Invoke would, and return what it reports."""
-        api = self._started_api()
+        api = self.api
         timeout = self.config.timeout_seconds if timeout_seconds is None else timeout_seconds
         with self._invoke_lock:
             body = json.dumps(event).encode()
-            request_id = api.offer(body, timeout, self.config.alias_arn)
+            request_id = api.offer(body, timeout, ALIAS_ARN)
             self._emit(f"START RequestId: {request_id} Version: $LATEST")
             cold = self._ensure_process()
             answer = self._await(api, request_id, timeout)
             self._report(answer, cold)
             return answer
-
-    def _started_api(self) -> RuntimeApi:
-        if self.api is None:
-            raise RuntimeError("use LocalLambda as a context manager")
-        return self.api
 
     def _await(self, api: RuntimeApi, request_id: str, timeout: float) -> Answer:
         process = cast(subprocess.Popen[bytes], self._process)
@@ -129,7 +109,7 @@ class LocalLambda:
                 self._process = None
                 exit_error = f"Runtime exited with error: exit status {exited}"
                 return api.fail(request_id, "exit", "Runtime.ExitError", exit_error)
-            init_limit = self.config.init_timeout_seconds
+            init_limit = INIT_TIMEOUT_SECONDS
             waiting = time.monotonic() - self._process_started
             if not api.handed_out(request_id) and not self._initialised and waiting > init_limit:
                 self._end_process()
@@ -172,11 +152,11 @@ class LocalLambda:
             "LAMBDA_TASK_ROOT": str(config.task_root),
             "LAMBDA_RUNTIME_DIR": str(config.runtime_dir or ""),
             "_HANDLER": config.handler,
-            "AWS_LAMBDA_RUNTIME_API": self._started_api().address,
-            "AWS_LAMBDA_FUNCTION_NAME": config.name,
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{self.processes_started}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if config.snap_start else "on-demand",
             "AWS_REGION": REGION,
@@ -221,3 +201,91 @@ class LocalLambda:
 def _now() -> str:
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+REPO = Path(__file__).resolve().parent.parent
+FUNCTION_ID = "CancelCashoutFunction"  # the template's logical id, and sam build's folder name
+DEFAULT_BUILD_DIR = REPO / ".aws-sam" / "local" / "python"  # make lambda-build's default
+
+
+@dataclass(frozen=True)
+class TemplateFunction:
+    """The function's properties in template.yaml that Lambda acts on."""
+
+    handler: str
+    timeout_seconds: float
+    memory_mb: int
+    runtime: str
+
+
+def template_function() -> TemplateFunction:
+    """Handler, Timeout, MemorySize and Runtime of the function, Globals included."""
+    document = load_template()
+    properties = {
+        **((document.get("Globals") or {}).get("Function") or {}),
+        **document["Resources"][FUNCTION_ID]["Properties"],
+    }
+    return TemplateFunction(
+        handler=str(properties["Handler"]),
+        timeout_seconds=float(properties.get("Timeout", 3)),  # Lambda's default
+        memory_mb=int(properties.get("MemorySize", 128)),
+        runtime=str(properties["Runtime"]),
+    )
+
+
+def function_config(
+    build_dir: Path | None = None,
+    *,
+    environment: Mapping[str, str],
+    timeout_seconds: float | None = None,
+    handler: str | None = None,
+    task_root: Path | None = None,
+    snap_start: bool = False,
+) -> FunctionConfig:
+    """How Lambda would run the build in `build_dir` (default: make's): the template's handler,
+    timeout and memory unless given, on the interpreter the build was made for."""
+    build_dir = (build_dir or DEFAULT_BUILD_DIR).resolve()  # the runtime runs in the task root
+    marker = build_dir / "python"
+    if not marker.is_file():
+        raise FileNotFoundError(f"no local build in {build_dir}: run `make lambda-build`")
+    python = marker.read_text(encoding="utf-8").strip()
+    spec = template_function()
+    command = [python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    version = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+    return FunctionConfig(
+        task_root=(task_root or build_dir / FUNCTION_ID).resolve(),
+        handler=handler or spec.handler,
+        timeout_seconds=spec.timeout_seconds if timeout_seconds is None else timeout_seconds,
+        runtime_dir=build_dir / "runtime",
+        python=python,
+        memory_mb=spec.memory_mb,
+        # As Lambda names its runtimes; awslambdaric polls on a thread from python3.12 on.
+        environment={"AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}", **environment},
+        snap_start=snap_start,
+    )
+
+
+class FunctionError(Exception):
+    """An invocation Lambda reports as failed (X-Amz-Function-Error: Unhandled)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.error_type = answer.error_type
+        message = answer.payload.get("errorMessage") if isinstance(answer.payload, dict) else None
+        super().__init__(f"{self.error_type}: {message}")
+
+
+class RuntimeHandler:
+    """`lambda_handler(event, context)` run by the artifact: the context gives the invocation's
+    timeout (its remaining time); awslambdaric builds the function's own context from the
+    request id and deadline the local Runtime API hands it."""
+
+    def __init__(self, function: LocalLambda) -> None:
+        self.function = function
+
+    def __call__(self, event: Any, context: Any = None) -> Any:
+        timeout = None if context is None else context.get_remaining_time_in_millis() / 1000
+        answer = self.function.invoke(event, timeout)
+        if answer.kind != "response":
+            raise FunctionError(answer)
+        return answer.payload

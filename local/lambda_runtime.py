@@ -2,19 +2,11 @@
 
 AWS's runtime interface client (`python -m awslambdaric <handler>`, started by
 local/lambda_environment.py with `AWS_LAMBDA_RUNTIME_API` pointing here) talks to `RuntimeApi`,
-a server on loopback that speaks the documented Runtime API
-(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html):
-
-    GET  /2018-06-01/runtime/invocation/next          one event, with its request id, deadline,
-                                                      invoked (alias) ARN and trace id headers
-    POST /2018-06-01/runtime/invocation/{id}/response the function's answer
-    POST /2018-06-01/runtime/invocation/{id}/error    a function error (errorType, errorMessage...)
-    POST /2018-06-01/runtime/init/error               the handler could not be loaded
-    GET  /2018-06-01/runtime/restore/next             SnapStart: the snapshot point
-    POST /2018-06-01/runtime/restore/error            SnapStart: an after-restore hook failed
-
-One event at a time, as one execution environment takes them; the deadline handed out is the
-timeout after the hand-out, and an answer posted after it is refused. Standard library only.
+which speaks the documented Runtime API (docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html):
+`GET invocation/next`, `POST invocation/{id}/response` and `.../error`, `POST init/error`, and
+SnapStart's `GET restore/next` and `POST restore/error`. One event at a time, as one execution
+environment takes them; the deadline handed out is the timeout after the hand-out, and an answer
+posted after it is refused. Standard library only.
 """
 
 from __future__ import annotations
@@ -48,11 +40,6 @@ class Answer:
     answered_at: float = field(default_factory=time.time)  # epoch seconds
 
     @property
-    def function_error(self) -> str | None:
-        """Invoke's X-Amz-Function-Error: None for a response, "Unhandled" otherwise."""
-        return None if self.kind == "response" else "Unhandled"
-
-    @property
     def error_type(self) -> str | None:
         """The errorType of an error answer (Runtime.ImportModuleError, Sandbox.Timedout...)."""
         if self.kind == "response" or not isinstance(self.payload, dict):
@@ -84,13 +71,9 @@ def _decode(body: bytes) -> Any:
         return body.decode("utf-8", "replace")
 
 
-def _trace_id() -> str:
-    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
-    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=0"
-
-
-class RuntimeApi:
-    """The Runtime API of one execution environment: one event out at a time, answers recorded."""
+class RuntimeApi(LoopbackHTTPServer):
+    """The Runtime API of one execution environment: one event out at a time, answers recorded.
+    It serves from construction to `close`."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -99,24 +82,20 @@ class RuntimeApi:
         self._answers: dict[str, Answer] = {}
         self._closing = False
         self.calls: list[str] = []  # every call the runtime made, e.g. "next", "init/error"
-        self._server = _Server(("127.0.0.1", 0), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.__enter__()
 
     @property
     def address(self) -> str:
         """host:port, as AWS_LAMBDA_RUNTIME_API gives it to the runtime."""
-        return f"127.0.0.1:{self._server.server_port}"
+        return f"127.0.0.1:{self.server_port}"
 
     def close(self) -> None:
         """Release waiting runtime calls and stop serving."""
         with self._changed:
             self._closing = True
             self._changed.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
+        self.__exit__()
 
     # The invoking side
 
@@ -150,20 +129,19 @@ class RuntimeApi:
     def handed_out(self, request_id: str) -> bool:
         """True once the runtime has received the invocation."""
         with self._changed:
-            current = self._current
-            return (current is not None and current.request_id == request_id) or (
-                request_id in self._answers and self._answers[request_id].handed_out_at is not None
-            )
+            if self._current is not None and self._current.request_id == request_id:
+                return True
+            answer = self._answers.get(request_id)
+            return answer is not None and answer.handed_out_at is not None
 
     def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Answer:
         """End the invocation as Lambda reports an environment's failure (timeout, exit)."""
         with self._changed:
             if request_id in self._answers:  # the runtime's answer came first, after all
                 return self._answers[request_id]
-            invocation = self._take(request_id)
             message = f"RequestId: {request_id} Error: {error}"
             payload = {"errorType": error_type, "errorMessage": message}
-            return self._record(invocation, kind, payload)
+            return self._record(self._take(request_id), kind, payload)
 
     # The runtime's side (called by the HTTP handler)
 
@@ -173,12 +151,11 @@ class RuntimeApi:
             self.calls.append("next")
             self._changed.wait_for(lambda: self._pending is not None or self._closing)
             invocation, self._pending = self._pending, None
-            if invocation is None:
-                return None
-            invocation.handed_out_at = time.time()
-            deadline = invocation.handed_out_at + invocation.timeout_seconds
-            invocation.deadline_ms = int(deadline * 1000)
-            self._current = invocation
+            if invocation is not None:
+                invocation.handed_out_at = time.time()
+                deadline = invocation.handed_out_at + invocation.timeout_seconds
+                invocation.deadline_ms = int(deadline * 1000)
+                self._current = invocation
             return invocation
 
     def runtime_answer(self, request_id: str, kind: Kind, body: bytes) -> bool:
@@ -203,41 +180,25 @@ class RuntimeApi:
             if invocation is not None:
                 self._record(self._take(invocation.request_id), "init_error", _decode(body))
 
-    def restore_next(self) -> None:
-        """SnapStart's snapshot point: nothing to snapshot locally, the restore follows at once."""
-        with self._changed:
-            self.calls.append("restore/next")
-
     def _take(self, request_id: str) -> _Invocation:
-        for invocation in (self._current, self._pending):
-            if invocation is not None and invocation.request_id == request_id:
-                if invocation is self._current:
-                    self._current = None
-                else:
-                    self._pending = None
-                return invocation
+        if self._current is not None and self._current.request_id == request_id:
+            invocation, self._current = self._current, None
+            return invocation
+        if self._pending is not None and self._pending.request_id == request_id:
+            invocation, self._pending = self._pending, None
+            return invocation
         raise KeyError(request_id)
 
     def _record(self, invocation: _Invocation, kind: Kind, payload: Any) -> Answer:
         answer = Answer(
-            invocation.request_id,
-            kind,
-            payload,
-            invocation.deadline_ms,
-            invocation.handed_out_at,
+            invocation.request_id, kind, payload, invocation.deadline_ms, invocation.handed_out_at
         )
         self._answers[invocation.request_id] = answer
         self._changed.notify_all()
         return answer
 
-
-class _Server(LoopbackHTTPServer):
-    def __init__(self, address: tuple[str, int], api: RuntimeApi) -> None:
-        self.api = api
-        super().__init__(address, _Handler)
-
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A runtime process ended mid-request (SIGKILL at a timeout): expected, not worth a trace.
+        """Quiet when a runtime process ended mid-request (SIGKILL at a timeout): expected."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
 
@@ -247,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def _api(self) -> RuntimeApi:
-        return cast(_Server, self.server).api
+        return cast(RuntimeApi, self.server)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the runtime's own output is the log
@@ -258,9 +219,26 @@ class _Handler(BaseHTTPRequestHandler):
             if invocation is None:
                 self._send(503, {"errorType": "Runtime.Shutdown", "errorMessage": "closing"})
                 return
-            self._send_event(invocation)
+            # Lambda hands the runtime a sampled-or-not root and the parent segment of its own
+            # invocation, which the X-Ray SDK needs to attach subsegments.
+            trace = (
+                f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
+                f"Parent={secrets.token_hex(8)};Sampled=0"
+            )
+            self._send(
+                200,
+                invocation.body,
+                {
+                    "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_function_arn,
+                    "Lambda-Runtime-Trace-Id": trace,
+                },
+            )
         elif self.path == f"{PREFIX}/restore/next":
-            self._api.restore_next()
+            # SnapStart's snapshot point: nothing is snapshotted locally, the restore follows.
+            with self._api._changed:
+                self._api.calls.append("restore/next")
             self._send(200, None)
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
@@ -273,30 +251,25 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._api.runtime_answer(parts[1], kind, body):
                 self._send(400, {"errorType": "InvalidRequestID", "errorMessage": parts[1]})
                 return
-        elif parts == ["init", "error"]:
-            self._api.init_error(body)
-        elif parts == ["restore", "error"]:
-            self._api.init_error(body, "restore/error")
+        elif parts in (["init", "error"], ["restore", "error"]):
+            self._api.init_error(body, "/".join(parts))
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
             return
         self._send(202, {"status": "OK"})
 
-    def _send_event(self, invocation: _Invocation) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Lambda-Runtime-Aws-Request-Id", invocation.request_id)
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn", invocation.invoked_function_arn)
-        self.send_header("Lambda-Runtime-Trace-Id", _trace_id())
-        self.send_header("Content-Length", str(len(invocation.body)))
-        self.end_headers()
-        self.wfile.write(invocation.body)
-
-    def _send(self, status: int, payload: Any) -> None:
-        body = b"" if payload is None else json.dumps(payload).encode()
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = (
+            payload
+            if isinstance(payload, bytes)
+            else b""
+            if payload is None
+            else json.dumps(payload).encode()
+        )
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -21,6 +21,7 @@ RESULTS_BUS = "cashout-cancel-results"
 LOGIN = "merchant-login"
 PASSWORD = "merchant-pass"
 SECRET_KEY = "merchant-signing-key"
+SECRET_READ = "before-call.secrets-manager.GetSecretValue"
 
 
 @pytest.fixture(autouse=True)
@@ -42,21 +43,36 @@ def _fresh_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     container.reset()
 
 
+MERCHANT_SECRET = {"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}
+
+
 @pytest.fixture
 def merchant_secret() -> dict[str, str]:
     """The merchant's D24 credentials, as the secret holds them (override to use others)."""
-    return {"login": LOGIN, "pass": PASSWORD, "secret_key": SECRET_KEY}
+    return dict(MERCHANT_SECRET)
+
+
+@pytest.fixture(scope="session")
+def d24_server() -> Iterator[D24Sandbox]:
+    """One D24 sandbox per test process (each xdist worker has its own), shared through `d24`."""
+    with D24Sandbox(LOGIN, PASSWORD, SECRET_KEY) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
-def d24(merchant_secret: dict[str, str]) -> Iterator[D24Sandbox]:
-    """A fresh D24 sandbox with the seeded cashouts and the merchant's credentials."""
-    with D24Sandbox(
-        login=merchant_secret["login"],
-        password=merchant_secret["pass"],
-        secret_key=merchant_secret["secret_key"],
-    ) as sandbox:
-        yield sandbox
+def d24(d24_server: D24Sandbox, merchant_secret: dict[str, str]) -> Iterator[D24Sandbox]:
+    """The D24 sandbox as new: the seeded cashouts, no faults, no latency, an empty request log,
+    the merchant's credentials (`reset()` goes back to all that). A request still served when
+    the test ends is cut off, so that nothing a test set in motion reaches the next one."""
+    if merchant_secret != MERCHANT_SECRET:  # credentials of its own: a sandbox of its own
+        login, password = merchant_secret["login"], merchant_secret["pass"]
+        with D24Sandbox(login, password, merchant_secret["secret_key"]) as sandbox:
+            yield sandbox
+        return
+    d24_server.reset()
+    d24_server.latency = 0.0
+    yield d24_server
+    d24_server.interrupt()
 
 
 @pytest.fixture
@@ -170,3 +186,18 @@ def body_of(response: dict[str, Any]) -> dict[str, Any]:
     assert response["headers"]["Content-Type"] == "application/json"
     body: dict[str, Any] = json.loads(response["body"])
     return body
+
+
+@pytest.fixture
+def secret_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every GetSecretValue call made by any Secrets Manager client the function creates."""
+    reads: list[str] = []
+    real_client = boto3.client
+
+    def counting_client(*args: Any, **kwargs: Any) -> Any:
+        client = real_client(*args, **kwargs)
+        client.meta.events.register(SECRET_READ, lambda **_: reads.append("GetSecretValue"))
+        return client
+
+    monkeypatch.setattr(boto3, "client", counting_client)
+    return reads

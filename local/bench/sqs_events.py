@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any
 
+from local.events import received_sqs_event
 from local.lambda_context import ACCOUNT_ID, REGION
-from local.sqs_event_source import lambda_event
 
 from .lambda_like import external_id
 
@@ -42,4 +42,4 @@ def batch(first_id: int, size: int, first_n: int) -> dict[str, Any]:
     """The event for `size` messages cancelling cashouts `first_id`..; message numbers from
     `first_n` on (each message id is new)."""
     messages = [message(first_id + k, first_n + k) for k in range(size)]
-    return lambda_event(messages, QUEUE_ARN)
+    return received_sqs_event(messages, QUEUE_ARN)

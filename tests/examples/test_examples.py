@@ -17,11 +17,10 @@ from botocore.credentials import Credentials
 from examples import call_api_sigv4, invoke_live_alias, put_cancel_event, send_to_queue
 from local.api import LocalApi
 from local.cfn_template import load_template
-from local.d24_sandbox import D24Sandbox
+from local.d24_sandbox import CANCELLED, COMPLETED, D24Sandbox
 from local.events import sqs_event
-from tests.conftest import SECRET_ID, LambdaContext, ResultsTap
+from tests.conftest import LambdaContext, ResultsTap
 
-CANCELLED = 2
 ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cashout-cancel:live"
 
 
@@ -57,7 +56,7 @@ def test_an_answer_that_is_not_a_success_is_raised_with_its_result(
     with pytest.raises(invoke_live_alias.CancelFailed) as failed:
         invoke_live_alias.cancel_cashout(InProcessLambda(), ALIAS_ARN, 2001, "ext-2001")
     assert failed.value.result["outcome"] == "NOT_CANCELLABLE"
-    assert failed.value.result["cashout_status"] == 1
+    assert failed.value.result["cashout_status"] == COMPLETED
 
 
 def test_the_invoke_client_waits_longer_than_the_function_may_run() -> None:
@@ -67,7 +66,9 @@ def test_the_invoke_client_waits_longer_than_the_function_may_run() -> None:
 
 @pytest.fixture
 def local_api(function_env: D24Sandbox) -> Iterator[LocalApi]:
-    with LocalApi(d24_base_url=function_env.base_url, secret_id=SECRET_ID) as api:
+    from cashout_cancel.handler import lambda_handler
+
+    with LocalApi(lambda_handler) as api:
         yield api
 
 

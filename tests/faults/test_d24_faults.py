@@ -19,11 +19,10 @@ from typing import Any, Literal
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import CANCELLED, COMPLETED, PENDING, D24Sandbox, Fault
 from tests.conftest import LOGIN, PASSWORD, SECRET_ID, SECRET_KEY, Invoke, LambdaContext
 from tests.integration.via import ENTRIES, Answer, send
 
-PENDING, COMPLETED, CANCELLED = 0, 1, 2
 UNKNOWN_CASHOUT = 987654321  # not in the sandbox
 READ_TIMEOUT = 0.3  # seconds; long enough for loopback, short enough to keep hangs cheap
 
@@ -210,7 +209,25 @@ def assert_d24_got_only(d24: D24Sandbox, cashout_id: int, external_id: str) -> N
         assert type(body["cashout_id"]) is int
 
 
-@pytest.mark.parametrize("case", D24_FAULTS, ids=lambda case: case.id)
+# Cases that take over a second (--durations=0): each waits out read timeouts for four callers.
+SLOW_CASES = {
+    "stalled-after-headers-every-attempt-and-status-failing",
+    "hang-on-every-cancel-status-answers",
+    "applied-then-headers-dripped",
+    "applied-then-body-dripped",
+    "applied-then-stalled-after-headers",
+    "applied-then-answer-delayed-past-read-timeout",
+    "hang-past-read-timeout-then-success",
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case.id, marks=[pytest.mark.slow] if case.id in SLOW_CASES else [])
+        for case in D24_FAULTS
+    ],
+)
 def test_d24_fault_gets_the_contract_answer(
     case: FaultCase, invoke: Invoke, d24: D24Sandbox, subtests: pytest.Subtests
 ) -> None:

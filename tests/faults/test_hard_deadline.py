@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox, Fault
 from tests.conftest import Invoke, LambdaContext
 from tests.integration.via import Answer, send
 
-PENDING, CANCELLED = 0, 2
 MARGIN = 0.2  # DEADLINE_MARGIN_MS in the test environment
 SLACK = 0.15  # scheduling on a loaded two-core machine
 

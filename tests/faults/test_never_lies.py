@@ -38,14 +38,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, Outcome
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import (
+    CANCELLED,
+    COMPLETED,
+    DELIVERED,
+    ON_HOLD,
+    PENDING,
+    REJECTED,
+    D24Sandbox,
+    Fault,
+)
 from local.events import sqs_event
 from tests.conftest import Invoke, ResultsTap
 from tests.integration.via import Answer, send
 
 CASHOUT_ID = 7001
 EXTERNAL_ID = "ext-7001"
-CANCELLED = 2
 READ_TIMEOUT = 0.15  # seconds: hangs and stalls cost this much per attempt
 DRIP = 0.05  # seconds between the bytes of a dripped answer
 MARGIN = 0.2  # DEADLINE_MARGIN_MS in the test environment
@@ -109,8 +117,9 @@ MISBEHAVIOURS = (
 # D24 in any state; "missing" has no such cashout, "other-external-id" has it under another one.
 STATES = ("pending", "pending", "on-hold", "completed", "cancelled", "rejected", "delivered",
           "missing", "other-external-id")  # fmt: skip
-STATUS_CODES = {"pending": 0, "completed": 1, "cancelled": 2, "rejected": 3, "delivered": 4,
-                "on-hold": 5, "other-external-id": 0}  # fmt: skip
+STATUS_CODES = {"pending": PENDING, "completed": COMPLETED, "cancelled": CANCELLED,
+                "rejected": REJECTED, "delivered": DELIVERED, "on-hold": ON_HOLD,
+                "other-external-id": PENDING}  # fmt: skip
 UNKNOWN = {Outcome.UPSTREAM_TIMEOUT, Outcome.UPSTREAM_UNAVAILABLE, Outcome.UPSTREAM_BAD_RESPONSE}
 SAYS_CANCELLED = {Outcome.CANCELLED, Outcome.ALREADY_CANCELLED}
 

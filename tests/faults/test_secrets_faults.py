@@ -23,11 +23,9 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from local.d24_sandbox import D24Sandbox
+from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox
 from tests.conftest import LOGIN, PASSWORD, SECRET_ID, SECRET_KEY, Invoke, LambdaContext
 from tests.integration.via import ENTRIES, Answer, send
-
-PENDING, CANCELLED = 0, 2
 
 
 @dataclass

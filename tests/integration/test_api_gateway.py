@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox
+from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox
 from local.events import api_http_event, api_rest_event
 from tests.conftest import Invoke, body_of
 
@@ -19,8 +19,6 @@ BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "http-v2": api_http_event,
 }
 pytestmark = pytest.mark.parametrize("build", list(BUILDERS.values()), ids=list(BUILDERS))
-
-PENDING, CANCELLED = 0, 2
 
 
 def test_base64_body_is_decoded(build: Any, invoke: Invoke, d24: D24Sandbox) -> None:

@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox, Fault
 from local.events import api_rest_event, eventbridge_event, sqs_event
 from tests.conftest import LambdaContext, ResultsTap
-
-PENDING, COMPLETED, CANCELLED = 0, 1, 2
 
 
 def invoke_batch(event: dict[str, Any], remaining_ms: float = 10_000) -> list[str]:
@@ -177,6 +175,7 @@ def test_no_more_than_bulk_concurrency_cancels_are_in_flight_at_d24(
     assert len(results.details()) == 20
 
 
+@pytest.mark.slow
 def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
     batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
 ) -> None:

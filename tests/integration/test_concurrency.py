@@ -19,12 +19,11 @@ from typing import Any
 import boto3
 import pytest
 
-from local.d24_sandbox import D24Sandbox
+from local.d24_sandbox import CANCELLED, D24Sandbox
 from tests.conftest import LOGIN, SECRET_ID, LambdaContext
 from tests.integration.via import ENTRIES, Answer, answer_of, event_for
 
 THREADS = 16
-CANCELLED = 2
 
 # The Metrics object is per process, as Powertools intends: with threads, one invocation's flush
 # publishes another's metrics and the other then warns it has none. Lambda never runs two

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 from cashout_cancel import __version__
-from local.d24_sandbox import D24Sandbox
+from local.d24_sandbox import CANCELLED, D24Sandbox
 from tests.conftest import LOGIN, PASSWORD, SECRET_KEY, Invoke
 
 
@@ -49,7 +49,7 @@ def test_warm_invocations_reuse_the_secret_and_the_connection(
     exchange = container.http_exchange()
     invoke({"cashout_id": 1002, "external_id": "ext-1002"})
     assert container.http_exchange() is exchange
-    assert d24.status_of(1002) == 2
+    assert d24.status_of(1002) == CANCELLED
     # Both cancels came over one kept-alive connection
     ports = {request.client_port for request in d24.received("cancel")}
     assert len(ports) == 1

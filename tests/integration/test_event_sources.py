@@ -7,11 +7,9 @@ from typing import Any
 import pytest
 
 from cashout_cancel.callers.eventbridge import RetryableFailure
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox, Fault
 from local.events import eventbridge_event
 from tests.conftest import Invoke
-
-PENDING, CANCELLED = 0, 2
 
 
 def test_other_detail_type_is_refused_and_nothing_is_sent(invoke: Invoke, d24: D24Sandbox) -> None:

@@ -17,7 +17,7 @@ import requests
 
 from local.api import LocalApi
 from local.d24_sandbox import CANCELLED, D24Sandbox
-from tests.conftest import SECRET_ID
+from local.function import local_function
 
 
 @pytest.fixture
@@ -30,8 +30,10 @@ def client() -> Iterator[requests.Session]:
 
 @pytest.fixture
 def api(function_env: D24Sandbox) -> Iterator[LocalApi]:
-    """The local API over the test's sandbox and moto secret."""
-    with LocalApi(d24_base_url=function_env.base_url, secret_id=SECRET_ID) as local_api:
+    """The local API in front of the real handler, over the test's sandbox and moto secret."""
+    from cashout_cancel.handler import lambda_handler
+
+    with LocalApi(lambda_handler) as local_api:
         yield local_api
 
 
@@ -72,16 +74,15 @@ def cancel(client: requests.Session, api: LocalApi, cashout_id: Any, **kwargs: A
 
 
 def test_make_api_defaults_cancel_a_seeded_sandbox_cashout(client: requests.Session) -> None:
-    # Given `make api` as started by default: its own sandbox and local secret
-    with LocalApi() as api:
-        assert api.sandbox is not None
+    # Given `make api` as started by default: the local function with its own sandbox and moto
+    with local_function() as function, LocalApi(function.handler) as api:
         # When a pending seeded cashout is cancelled, as the README's curl does
         response = cancel(client, api, 1001, json={"external_id": "ext-1001"})
         # Then the answer is 200 CANCELLED and the sandbox holds it cancelled
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "application/json"
         assert response.json()["outcome"] == "CANCELLED"
-        assert api.sandbox.status_of(1001) == CANCELLED
+        assert function.sandbox.status_of(1001) == CANCELLED
 
 
 def test_cancel_through_http_cancels_at_d24(
@@ -159,9 +160,9 @@ def test_20_concurrent_cancels_of_distinct_cashouts_are_all_correct(
     ids = list(range(70001, 70021))
     for cashout_id in ids:
         function_env.add_cashout(cashout_id, f"ext-{cashout_id}")
-    with LocalApi(
-        d24_base_url=function_env.base_url, secret_id=SECRET_ID, serialise=serialise
-    ) as api:
+    from cashout_cancel.handler import lambda_handler
+
+    with LocalApi(lambda_handler, serialise=serialise) as api:
         # When all 20 are cancelled at the same time, each on its own connection
         def one(cashout_id: int) -> tuple[int, Any]:
             response = post(
@@ -187,9 +188,9 @@ def test_20_concurrent_cancels_of_distinct_cashouts_are_all_correct(
 def test_request_becomes_the_rest_api_event_of_the_template(client: requests.Session) -> None:
     # Given the local API in front of a recording handler
     recorder = Recorder()
-    with LocalApi(handler=recorder, d24_base_url="http://127.0.0.1:9/v3", secret_id="s") as api:
+    with LocalApi(recorder) as api:
         # When a request with repeated headers and a query string arrives
-        connection = http.client.HTTPConnection("127.0.0.1", api.port)
+        connection = http.client.HTTPConnection("127.0.0.1", api.server_port)
         connection.putrequest("POST", "/cashouts/42/cancel?a=1&a=2")
         for name, value in [
             ("Content-Type", "application/json"),
@@ -228,7 +229,7 @@ def test_request_becomes_the_rest_api_event_of_the_template(client: requests.Ses
 
 def test_binary_bodies_are_base64_encoded_in_the_event(client: requests.Session) -> None:
     recorder = Recorder()
-    with LocalApi(handler=recorder, d24_base_url="http://127.0.0.1:9/v3", secret_id="s") as api:
+    with LocalApi(recorder) as api:
         # When a binary body arrives
         client.post(
             f"{api.url}/cashouts/1/cancel",
@@ -246,7 +247,7 @@ def test_each_request_gets_a_fresh_context_counting_down_from_20_seconds(
     client: requests.Session,
 ) -> None:
     recorder = Recorder()
-    with LocalApi(handler=recorder, d24_base_url="http://127.0.0.1:9/v3", secret_id="s") as api:
+    with LocalApi(recorder) as api:
         # When two requests arrive
         for _ in range(2):
             client.post(f"{api.url}/cashouts/1/cancel", timeout=10)
@@ -262,7 +263,7 @@ def test_a_failing_handler_is_answered_502_as_api_gateway_does(client: requests.
     def broken(event: dict[str, Any], context: Any) -> Any:
         raise RuntimeError("boom")
 
-    with LocalApi(handler=broken, d24_base_url="http://127.0.0.1:9/v3", secret_id="s") as api:
+    with LocalApi(broken) as api:
         # When a request arrives
         response = client.post(f"{api.url}/cashouts/1/cancel", timeout=10)
     # Then API Gateway's own 502 answer comes back
@@ -270,13 +271,12 @@ def test_a_failing_handler_is_answered_502_as_api_gateway_does(client: requests.
     assert response.json() == {"message": "Internal server error"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("serialise", [True, False], ids=["serialised", "parallel"])
 def test_invocations_overlap_only_when_not_serialised(serialise: bool) -> None:
     # Given a handler that takes a while
     recorder = Recorder(delay=0.2)
-    local_api = LocalApi(
-        handler=recorder, d24_base_url="http://127.0.0.1:9/v3", secret_id="s", serialise=serialise
-    )
+    local_api = LocalApi(recorder, serialise=serialise)
     # When five requests arrive together
     with local_api as api, ThreadPoolExecutor(max_workers=5) as pool:
         list(pool.map(lambda _: post(f"{api.url}/x"), range(5)))

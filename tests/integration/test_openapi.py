@@ -21,7 +21,7 @@ from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, Outcome
 from cashout_cancel.cancel.service import CancelService
 from local.api import LocalApi
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.conftest import SECRET_ID
+from local.function import local_function
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi.yaml"
 ROUTE = "/cashouts/{cashout_id}/cancel"
@@ -214,7 +214,9 @@ def test_the_cases_reach_every_outcome() -> None:
 @pytest.fixture
 def api(function_env: D24Sandbox) -> Iterator[LocalApi]:
     """The local API over the test's sandbox and moto secret."""
-    with LocalApi(d24_base_url=function_env.base_url, secret_id=SECRET_ID) as local_api:
+    from cashout_cancel.handler import lambda_handler
+
+    with LocalApi(lambda_handler) as local_api:
         yield local_api
 
 
@@ -252,11 +254,12 @@ def _local_schema() -> Any:
 
 @pytest.fixture
 def make_api() -> Iterator[LocalApi]:
-    """`make api` as it starts by default: its own sandbox and local secret."""
-    with LocalApi() as local_api:
+    """`make api` as it starts by default: the local function, with its own sandbox and moto."""
+    with local_function() as function, LocalApi(function.handler) as local_api:
         yield local_api
 
 
+@pytest.mark.slow
 @_local_schema().parametrize()  # type: ignore[untyped-decorator]
 @settings(
     max_examples=50,

@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox, Fault
+from local.d24_sandbox import CANCELLED, COMPLETED, PENDING, D24Sandbox, Fault
 from tests.conftest import SECRET_ID, Invoke
 from tests.integration.via import ENTRIES, Answer, send
 
 pytestmark = pytest.mark.parametrize("entry", ENTRIES)
-
-CANCELLED, PENDING, COMPLETED, ON_HOLD = 2, 0, 1, 5
 
 
 def assert_returned(answer: Answer, status_code: int, outcome: str) -> None:
@@ -141,6 +139,7 @@ def test_510_with_status_look_up_failing_is_a_retryable_unknown_not_a_final_refu
         assert "may already be cancelled" in answer.body["message"]
 
 
+@pytest.mark.slow
 def test_510_with_status_look_up_timing_out_is_upstream_timeout(
     entry: str, invoke: Invoke, d24: D24Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -187,6 +187,7 @@ def test_message_attributes_are_passed_as_lambda_spells_them(queues: Queues) -> 
     assert len(record["md5OfMessageAttributes"]) == 32
 
 
+@pytest.mark.slow
 def test_only_the_messages_listed_as_failures_come_back_and_the_rest_are_deleted(
     queues: Queues,
 ) -> None:
@@ -204,6 +205,7 @@ def test_only_the_messages_listed_as_failures_come_back_and_the_rest_are_deleted
     assert (run.deleted, run.handed_back, queues.left(), queues.dead_letters()) == (4, 1, 0, [])
 
 
+@pytest.mark.slow
 def test_a_function_that_raises_has_its_whole_batch_delivered_again(queues: Queues) -> None:
     # Given a function that raises on its first invocation only
     queues.send("a", "b", "c")
@@ -227,6 +229,7 @@ def test_a_function_that_raises_has_its_whole_batch_delivered_again(queues: Queu
     assert (run.batches[0].deleted, run.deleted, queues.left()) == (0, 3, 0)
 
 
+@pytest.mark.slow
 def test_an_answer_lambda_cannot_read_deletes_nothing(queues: Queues) -> None:
     # Given a function that first names a message that is not in the batch
     queues.send("a", "b")
@@ -242,6 +245,7 @@ def test_an_answer_lambda_cannot_read_deletes_nothing(queues: Queues) -> None:
     assert (run.deleted, queues.left()) == (2, 0)
 
 
+@pytest.mark.slow
 def test_a_message_that_fails_every_receive_ends_in_the_dead_letter_queue(queues: Queues) -> None:
     # Given a message the function hands back every time, beside one it does
     queues.send("poison", "fine")

@@ -118,6 +118,7 @@ def test_replay_with_endpoint_url_reads_and_sends_there_to_a_queue_and_to_a_bus(
     assert local_aws.bodies(failures) == []
 
 
+@pytest.mark.slow
 def test_replay_from_the_command_line_moves_the_failure_to_the_cancel_queue(
     sqs: SQSClient, make_queue: Callable[[str], str], drain: Drain, tool: Tool
 ) -> None:

@@ -375,6 +375,7 @@ def api_events(draw: st.DrawFn, version: str) -> dict[str, Any]:
     return event
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["rest", "http"])
 @PROPERTY
 @given(data=st.data())
@@ -411,6 +412,7 @@ def mutate(event: dict[str, Any], data: st.DataObject) -> None:
     target[key] = data.draw(json_values, label="with")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["rest", "http"])
 @PROPERTY
 @given(data=st.data())
@@ -439,6 +441,7 @@ detail_types = st.one_of(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(detail_type=detail_types, detail=st.one_of(valid_requests, request_fields, json_values))
 def test_any_eventbridge_event_gets_the_contract_answer(
@@ -458,6 +461,7 @@ def direct_payloads() -> st.SearchStrategy[Any]:
     return st.one_of(request_fields, request_fields, request_fields, json_values)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(payload=direct_payloads())
 def test_any_direct_payload_gets_the_contract_answer(payload: Any, call: Caller) -> None:
@@ -501,6 +505,7 @@ message_bodies = st.one_of(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(bodies=st.lists(message_bodies, min_size=1, max_size=5))
 def test_any_sqs_batch_hands_back_exactly_the_invalid_and_publishes_the_rest(

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from local.d24_sandbox import D24Sandbox
-from local.demo import RESULTS_BUS, local_client, local_secrets_manager
-from local.lambda_artifact import FUNCTION_ID, function_config, function_environment
-from local.lambda_environment import LocalLambda
+from local.function import RESULTS_BUS, aws_client, moto_server
+from local.function_env import function_environment
+from local.lambda_environment import FUNCTION_ID, LocalLambda, function_config
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_ID = "cashout-cancel/d24-runtime-tests"
@@ -70,7 +70,7 @@ def task_root(
 @pytest.fixture(scope="module")
 def secrets_endpoint() -> Iterator[str]:
     """A Secrets Manager on a loopback port (moto's server), which the runtime process reaches."""
-    with local_secrets_manager() as endpoint:
+    with moto_server() as endpoint:
         yield endpoint
 
 
@@ -85,7 +85,7 @@ def sandbox() -> Iterator[D24Sandbox]:
 def environment(sandbox: D24Sandbox, secrets_endpoint: str) -> dict[str, str]:
     """The function's environment as the template sets it, pointed at the local services, with
     the sandbox's credentials in the secret."""
-    client = local_client("secretsmanager", secrets_endpoint)
+    client = aws_client("secretsmanager", secrets_endpoint)
     # moto keeps one store per process, which other tests' mock_aws() resets: write it now.
     secret = json.dumps(sandbox.credentials)
     try:
@@ -104,7 +104,7 @@ def environment(sandbox: D24Sandbox, secrets_endpoint: str) -> dict[str, str]:
 
 def create_results_bus(endpoint: str) -> None:
     """The results bus on the local AWS endpoint, for the EventBridge and SQS events."""
-    events = local_client("events", endpoint)
+    events = aws_client("events", endpoint)
     with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
         events.create_event_bus(Name=RESULTS_BUS)
 
@@ -123,12 +123,3 @@ def start_function(lambda_build: Path) -> Iterator[StartFunction]:
             return stack.enter_context(LocalLambda(config))
 
         yield start
-
-
-@pytest.fixture
-def restored_environ() -> Iterator[None]:
-    """The demo sets the function's environment in os.environ; put it back afterwards."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from local.d24_sandbox import D24Sandbox
+from local.d24_sandbox import CANCELLED, D24Sandbox
 from local.events import load_event
-from local.lambda_artifact import template_function
+from local.lambda_context import ALIAS_ARN
+from local.lambda_environment import template_function
 from tests.runtime.conftest import StartFunction, task_root
+
+# Every test here runs the built artifact, built once per run.
+pytestmark = pytest.mark.slow
 
 PROBE = """
 import sys
@@ -47,7 +51,6 @@ def test_template_handler_is_the_artifacts_handler_module(artifact: Path) -> Non
     assert not (artifact / "src").exists()
 
 
-@pytest.mark.slow
 def test_artifact_imports_only_from_itself_and_gets_lambdas_context(
     artifact: Path,
     lambda_build: Path,
@@ -71,7 +74,7 @@ def test_artifact_imports_only_from_itself_and_gets_lambdas_context(
     # ...the context is the one awslambdaric builds from the Runtime API's headers
     context = answer.payload["context"]
     assert context["type"] == "awslambdaric.lambda_context.LambdaContext"
-    assert context["invoked_function_arn"] == function.config.alias_arn
+    assert context["invoked_function_arn"] == ALIAS_ARN
     assert context["invoked_function_arn"].endswith(":function:cashout-cancel:live")
     assert context["function_name"] == "cashout-cancel"
     assert context["memory_limit_in_mb"] == "512"  # a string: Lambda reads it from the env
@@ -106,7 +109,6 @@ def lambda_handler(event, context):
 """
 
 
-@pytest.mark.slow
 def test_snapstart_hooks_run_through_the_runtime_clients_restore_flow(
     artifact: Path,
     tmp_path: Path,
@@ -134,4 +136,4 @@ def test_snapstart_hooks_run_through_the_runtime_clients_restore_flow(
     ]
     # ...and the restored copy cancels (the secret read after the restore, not before)
     assert answer.payload["answer"]["outcome"] == "CANCELLED"
-    assert sandbox.status_of(1005) == 2
+    assert sandbox.status_of(1005) == CANCELLED

@@ -17,8 +17,8 @@ from typing import Any, Self
 import pytest
 
 from local.d24_sandbox import D24Sandbox
-from local.demo import local_client
 from local.events import load_event
+from local.function import aws_client
 from local.secrets_extension import SecretsExtension
 from tests.runtime.conftest import SECRET_ID, StartFunction, task_root
 
@@ -91,7 +91,7 @@ class XRayDaemon:
 def extension(secrets_endpoint: str, environment: dict[str, str]) -> Iterator[SecretsExtension]:
     """The extension's stand-in in front of the local Secrets Manager (after `environment` has
     written the secret), and the function's environment pointed at it."""
-    with SecretsExtension(local_client("secretsmanager", secrets_endpoint)) as running:
+    with SecretsExtension(aws_client("secretsmanager", secrets_endpoint)) as running:
         environment.update(running.environment)
         yield running
 

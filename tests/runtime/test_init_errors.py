@@ -11,8 +11,10 @@ import pytest
 from local.events import load_event
 from tests.runtime.conftest import StartFunction, task_root
 
+# Every test here runs the built artifact, built once per run.
+pytestmark = pytest.mark.slow
 
-@pytest.mark.slow
+
 def test_artifact_missing_a_dependency_reports_import_module_error(
     artifact: Path, tmp_path: Path, environment: dict[str, str], start_function: StartFunction
 ) -> None:

@@ -10,23 +10,31 @@ import pytest
 import requests
 
 from local.api import LocalApi
-from local.demo import local_function, run_event
+from local.demo import run_event
 from local.events import event_files
+from local.function import local_function
 
 
 def answers(runtime: str, build_dir: Path | None = None) -> dict[str, Any]:
-    """Each event's status code, outcome, body, and D24's state and calls around it."""
-    with local_function(runtime=runtime, build_dir=build_dir) as (sandbox, handler):
-        rows = [run_event(handler, sandbox, path, verbose=False) for path in event_files()]
+    """Each event's status code, outcome, cashout, and D24's state and calls around it."""
+    with local_function(runtime=runtime, build_dir=build_dir) as function:
+        rows = [run_event(function, path) for path in event_files()]
     return {
-        row.file: (row.status_code, row.outcome, row.result, row.before, row.after, row.d24_calls)
+        row.file: (
+            row.status_code,
+            row.outcome,
+            row.response,
+            row.cashout,
+            row.before,
+            row.after,
+            row.d24_calls,
+        )
         for row in rows
         if row.raised is None
     }
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("restored_environ")
 def test_every_event_answers_the_same_in_process_and_through_the_artifact(
     lambda_build: Path,
 ) -> None:
@@ -42,10 +50,12 @@ def test_every_event_answers_the_same_in_process_and_through_the_artifact(
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("restored_environ")
 def test_local_api_serves_through_the_artifact(lambda_build: Path) -> None:
     # Given `make api RUNTIME=lambda`: the local API in front of the built artifact
-    with LocalApi(runtime="lambda", build_dir=lambda_build) as api:
+    with (
+        local_function(runtime="lambda", build_dir=lambda_build) as function,
+        LocalApi(function.handler) as api,
+    ):
         # When a client cancels over HTTP
         response = requests.post(
             f"{api.url}/cashouts/1001/cancel", json={"external_id": "ext-1001"}, timeout=30

@@ -12,7 +12,9 @@ import boto3
 import pytest
 
 from cashout_cancel.observability import CALLER_DIMENSION, CALLERS, METRIC_NAMES
-from local.dashboard.widgets import (
+from tests.conftest import LambdaContext
+from tests.integration.test_observability import output
+from tests.template.dashboard_widgets import (
     FUNCTION_NAME,
     LOG_GROUP,
     STACK_NAME,
@@ -20,8 +22,6 @@ from local.dashboard.widgets import (
     Widget,
     template_widgets,
 )
-from tests.conftest import LambdaContext
-from tests.integration.test_observability import output
 
 __all__ = ["output"]  # the fixture that captures the function's log lines
 
@@ -81,7 +81,7 @@ def test_duration_graph_draws_the_timeout_and_the_alarm_threshold(
     widgets: list[Widget], function: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     widget = _widget_of(widgets, "AWS/Lambda", "Duration")
-    lines = {value for _, value in widget.horizontal_annotations}
+    lines = set(widget.horizontal_annotations)
 
     assert function["Timeout"] * 1000 in lines
     assert resources["DurationNearTimeoutAlarm"]["Properties"]["Threshold"] in lines
@@ -94,7 +94,7 @@ def test_every_queue_of_the_stack_shows_its_depth_and_age(
 
     for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
         widget = _widget_of(widgets, "AWS/SQS", metric)
-        # Placeholders ${Queue.QueueName} resolve to the queue's logical id (widgets.py).
+        # Placeholders ${Queue.QueueName} resolve to the queue's logical id (dashboard_widgets.py).
         assert {line.dimension("QueueName") for line in widget.series} == queues
 
 
@@ -129,7 +129,7 @@ def test_widgets_fit_the_24_column_grid_without_overlapping(widgets: list[Widget
 
 
 def _log_widget(widgets: list[Widget]) -> Widget:
-    (found,) = [w for w in widgets if w.kind == "log"]
+    (found,) = [w for w in widgets if w.query]
     return found
 
 

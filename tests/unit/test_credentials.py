@@ -167,7 +167,7 @@ def test_a_read_that_stalls_is_given_up_at_the_deadline() -> None:
 def test_waiting_for_another_threads_stalled_read_is_bounded_too() -> None:
     # Given one invocation stuck reading a Secrets Manager that stalls
     store = CredentialStore("d24", through_the_sdk(StallingClient(3.0)), ttl=300)
-    stuck = threading.Thread(target=lambda: _swallow(lambda: store.get(Deadline(2.0))))
+    stuck = threading.Thread(target=lambda: _swallow(lambda: store.get(Deadline(0.9))))
     stuck.start()
     time.sleep(0.05)
 

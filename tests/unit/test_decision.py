@@ -19,12 +19,14 @@ from cashout_cancel.cancel.outcomes import Outcome
 from cashout_cancel.cancel.request import CancelRequest
 from cashout_cancel.d24.answers import CashoutStatus, UpstreamError
 from cashout_cancel.d24.client import CallResult, NoAnswer, Reply
+from local import d24_sandbox as sandbox
+from local.d24_sandbox import STATUS_DESCRIPTIONS
 
 REQUEST = CancelRequest(cashout_id=1001, external_id="ext-1001")
+# D24's statuses as the sandbox (the independent D24) codes and spells them.
 PENDING, COMPLETED, CANCELLED = (
-    CashoutStatus(0, "Pending"),
-    CashoutStatus(1, "Completed"),
-    CashoutStatus(2, "Canceled"),
+    CashoutStatus(code, STATUS_DESCRIPTIONS[code])
+    for code in (sandbox.PENDING, sandbox.COMPLETED, sandbox.CANCELLED)
 )
 
 

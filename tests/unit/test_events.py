@@ -1,8 +1,8 @@
-"""The sample events in events/ and the builders in tests/builders.py have AWS's exact shapes.
+"""The sample events in events/ and the builders in local/events.py have AWS's exact shapes.
 
 The reference shapes were recorded once from `sam local generate-event` into
-aws_event_shapes.json, so these tests run without sam; when sam is installed, the last test
-checks that the recording still matches it.
+aws_event_shapes.json, so these tests run without sam; when sam is installed,
+tests/tooling/test_sam_event_shapes.py checks that the recording still matches it.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -294,33 +291,3 @@ def test_eventbridge_builder_keeps_aws_shape_for_any_detail() -> None:
         "Cashout Created",
         "e-1",
     )
-
-
-# The recording, against sam itself when it is installed
-
-SAM = shutil.which("sam") or str(Path(__file__).resolve().parents[2] / ".venv-tools/bin/sam")
-SAM_COMMANDS = {
-    "api-rest": ["apigateway", "aws-proxy"],
-    "api-http": ["apigateway", "http-api-proxy"],
-    "sqs": ["sqs", "receive-message"],
-}
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not Path(SAM).exists(), reason="sam is not installed (make tools-venv)")
-@pytest.mark.parametrize("caller", sorted(SAM_COMMANDS))
-def test_recorded_shapes_still_match_sam(caller: str) -> None:
-    output = subprocess.run(
-        [SAM, "local", "generate-event", *SAM_COMMANDS[caller]],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-    ).stdout
-    generated = json.loads(output)
-    assert sorted(generated) == SHAPES[caller]["top_level"]
-    if caller == "sqs":
-        assert_sqs_shape(generated)
-        return
-    assert sorted(generated["requestContext"]) == SHAPES[caller]["requestContext"]

@@ -1,6 +1,6 @@
 """The D24 sandbox holds several merchant accounts (CONTRACT section 11), over real sockets: each
 with its own credentials and its own cashouts; a request is its signer's, and sees only that
-account's cashouts. The one-account constructor is unchanged (tests/unit/test_d24_sandbox.py)."""
+account's cashouts. The one-account constructor is unchanged (tests.local.test_d24_sandbox.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox
-from tests.unit.test_d24_sandbox import body_of, cancel, d24, send, session
+from tests.local.test_d24_sandbox import body_of, cancel, d24, send, session
 
 __all__ = ["d24", "session"]  # the fixtures, shared with the one-account tests
 

@@ -1,0 +1,194 @@
+"""The function and what it calls, on this machine: a D24 sandbox, moto's server (Secrets Manager,
+EventBridge, SQS) on a loopback port, the function's environment (local/function_env.py), and its
+handler: `lambda_handler` in this process, or the built artifact under awslambdaric.
+
+moto's server rather than `mock_aws()`: the function's own boto3 clients sign real requests and
+send them over a socket to AWS_ENDPOINT_URL, as in Lambda, and a runtime process can reach it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.d24_sandbox import D24Sandbox
+from local.function_env import function_environment
+from local.lambda_context import REGION, LambdaContext
+from local.secrets_extension import SecretsExtension
+
+SECRET_ID = "cashout-cancel/d24"
+RESULTS_BUS = "cashout-cancel-results"
+# A second D24 merchant account (docs/contract.md section 11), its secret under the prefix, with
+# pending cashouts of its own: the sample events that name it cancel them.
+MERCHANT_SECRET_PREFIX = "cashout-cancel/merchants/"
+SECOND_ACCOUNT = "acme-mx"
+SECOND_ACCOUNT_CASHOUTS = range(3001, 3011)
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class LocalFunction:
+    """The running function: its handler, its D24 sandbox, its environment."""
+
+    handler: Handler
+    sandbox: D24Sandbox
+    environment: dict[str, str]
+    stack: contextlib.ExitStack
+    verbose: bool = False
+
+    def environments(self, count: int) -> list[Handler]:
+        """Execution environments to invoke at once: in-process only this one (an environment
+        runs one invocation at a time); through the runtime, `count` runtime processes, each
+        through its init (an invocation the function refuses) before it gets any work."""
+        function = getattr(self.handler, "function", None)
+        if function is None:
+            return [self.handler]
+        from local.lambda_environment import RuntimeHandler
+
+        more = [_lambda(self.stack, function.config, self.verbose) for _ in range(count - 1)]
+        handlers: list[Handler] = [self.handler, *(RuntimeHandler(f) for f in more)]
+        for handler in handlers:
+            # A received message stays invisible for far less time locally than deployed: an
+            # init inside a batch's time could let its messages come back while worked.
+            handler({}, LambdaContext())
+        return handlers
+
+
+def runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """--runtime and --build-dir, which make's RUNTIME=lambda passes."""
+    parser.add_argument(
+        "--runtime",
+        choices=("in-process", "lambda"),
+        default="in-process",
+        help="lambda: through the built artifact under awslambdaric (make lambda-build first)",
+    )
+    parser.add_argument("--build-dir", type=Path, help="the local build (default: make's)")
+
+
+def aws_client(service: str, endpoint: str) -> Any:
+    """A boto3 client for `service` on the local AWS at `endpoint`, with dummy credentials."""
+    import boto3
+
+    make: Any = boto3.client  # the stubs type only literal service names
+    return make(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on a loopback port, its store empty; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        # moto keeps one store per process, which an earlier run in it may have filled.
+        reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=10).close()
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def local_function(
+    *,
+    verbose: bool = False,
+    runtime: str = "in-process",
+    build_dir: Path | None = None,
+) -> Iterator[LocalFunction]:
+    """The function against a new D24 sandbox with two merchant accounts, moto's server holding
+    their secrets and the results bus, and a stand-in for the Parameters and Secrets extension
+    the function reads the secrets through.
+
+    This process's environment is the function's until the block ends: in-process, the handler
+    reads it. runtime "lambda": the handler is the build in `build_dir` (`make lambda-build`) in
+    a runtime process of its own, through a local Runtime API.
+    """
+    with contextlib.ExitStack() as stack:
+        sandbox = stack.enter_context(D24Sandbox())
+        endpoint = stack.enter_context(moto_server())
+        environment = function_environment(
+            d24_base_url=sandbox.base_url,
+            secret_id=SECRET_ID,
+            merchant_secret_prefix=MERCHANT_SECRET_PREFIX,
+            results_event_bus=RESULTS_BUS,
+            aws_endpoint_url=endpoint,
+            log_level="INFO" if verbose else "WARNING",
+        )
+        secrets = aws_client("secretsmanager", endpoint)
+        secrets.create_secret(Name=SECRET_ID, SecretString=json.dumps(sandbox.credentials))
+        add_second_account(sandbox, secrets)
+        aws_client("events", endpoint).create_event_bus(Name=RESULTS_BUS)
+        extension = stack.enter_context(SecretsExtension(secrets))
+        environment.update(extension.environment)  # the function reads its secrets through it
+        stack.enter_context(_environ(environment))
+        from cashout_cancel import container  # after the environment: its logger reads it
+
+        # A cold container: nothing built against an earlier environment or endpoint is reused.
+        container.reset()
+        stack.callback(container.reset)
+        handler: Handler
+        if runtime == "lambda":
+            from local.lambda_environment import RuntimeHandler, function_config
+
+            config = function_config(build_dir, environment=environment)
+            handler = RuntimeHandler(_lambda(stack, config, verbose))
+        else:
+            from cashout_cancel.handler import lambda_handler as handler
+        yield LocalFunction(handler, sandbox, environment, stack, verbose)
+
+
+def add_second_account(sandbox: D24Sandbox, secrets: Any) -> None:
+    """SECOND_ACCOUNT at D24 (its own credentials and pending cashouts) and its secret."""
+    sandbox.add_account(
+        SECOND_ACCOUNT,
+        login=f"{SECOND_ACCOUNT}-login",
+        password=f"{SECOND_ACCOUNT}-pass",
+        secret_key=f"{SECOND_ACCOUNT}-signing-key",
+    )
+    for cashout_id in SECOND_ACCOUNT_CASHOUTS:
+        sandbox.add_cashout(cashout_id, f"ext-{cashout_id}", account=SECOND_ACCOUNT)
+    secret = json.dumps(sandbox.credentials_of(SECOND_ACCOUNT))
+    secrets.create_secret(Name=MERCHANT_SECRET_PREFIX + SECOND_ACCOUNT, SecretString=secret)
+
+
+def _lambda(stack: contextlib.ExitStack, config: Any, verbose: bool) -> Any:
+    """One execution environment of the artifact, ended with `stack`; its output to stderr when
+    verbose."""
+    from local.lambda_environment import LocalLambda
+
+    return stack.enter_context(LocalLambda(config, log=sys.stderr if verbose else None))
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """`values` over this process's environment, without an AWS profile or session token,
+    until the block ends; then it is restored."""
+    saved = dict(os.environ)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
