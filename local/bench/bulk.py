@@ -1,34 +1,19 @@
-"""The bulk benchmark's worker: the real handler in a fresh process, invoked in-process with SQS
-batches (and direct invokes to compare with), measured; the results go to the services' bus.
+"""The bulk benchmark's worker: the real handler in a fresh process on SQS batches, with the floor
+of the same work measured between its batches; the results go to moto's EventBridge.
 
-    python -m local.bench.bulk throughput --rounds R --direct D --batch-size B \
-        --first-id ID --result-fd FD --check-file PATH
-    python -m local.bench.bulk memory --rounds R --batch-size B --first-id ID ...
-    python -m local.bench.bulk floor --rounds R --batch-size B --concurrency C --first-id ID ...
+    python -m local.bench.bulk {throughput,memory} --rounds R --batch-size B --concurrency C \
+        --first-id ID --report-fd FD
 
-`throughput`: a warm-up round (one batch and one direct invoke, untimed: the first of each kind
-builds the bulk pool, the EventBridge client and the connections), then R rounds of one SQS
-batch of B messages followed by D direct invokes, each cancelling a fresh pending cashout.
-`memory`: R batches in all (the first is the warm-up), then the peak RSS. `floor`: no handler,
-the reference for the same work: each round B signed cancels on C threads (local/bench/floor.py,
-one keep-alive session per thread), then one PutEvents of ten entries to the same bus, timed
-apart. One JSON line goes to the result fd.
+`throughput`: a warm-up round, untimed (the first batch builds the handler's clients and
+connections, the first floor batch its sessions), then R rounds, in alternating order, of:
+one SQS batch of B messages through the handler, one direct invoke, and the floor: B bare signed
+cancels on C threads with a keep-alive `requests` session each, then one PutEvents of ten
+entries (the most one call carries). `memory`: R batches, then the peak RSS.
 
-How it measures:
-
-- Wall time: `time.perf_counter()` around each handler call, as Lambda would bill the
-  invocation; building the event is Lambda's work and falls outside. Publishing the results
-  (PutEvents to moto, in the services process) is inside the call and so inside the time.
-- CPU time per message: `time.process_time()` of this process around each handler call, divided
-  by the messages it served. It counts every thread of the process (the bulk pool's workers, the
-  HTTP exchange's watchdog, botocore's), and nothing else runs here between calls. The SQS path
-  and the direct path are measured the same way, in the same process, at the same D24 latency,
-  interleaved round by round, so that drift and caches touch both alike. The services (D24, moto)
-  run in their own process: their CPU is not the function's.
-- Peak RSS: VmHWM from /proc/self/status at the end.
-
-The function's stdout (its result lines and EMF documents) is written, unbuffered as Lambda's
-runtime writes it, to CHECK_FILE during the warm-up (the benchmark checks it), then to /dev/null.
+Wall time is `time.perf_counter()` around each call, as Lambda bills it; CPU time is
+`time.process_time()` of this process around each handler call (every thread of it: the bulk
+pool's, the watchdog's, botocore's), divided by the messages served. The function's stdout, line
+by line as Lambda flushes it, goes wherever the benchmark points this process's stdout.
 """
 
 from __future__ import annotations
@@ -37,155 +22,127 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .lambda_like import LambdaContext, Unbuffered, external_id, peak_rss_kb, pin_to_cpu, request_id
-from .sqs_events import batch
+from local.events import direct_event, sqs_event
+from local.lambda_context import LambdaContext
 
-Handler = Callable[[Any, Any], Any]
+from .cold import peak_rss_kb, pin_to_cpu
+from .environment import external_id
 
 
-class Bulk:
-    """The handler and fresh cashouts from `first_id` on; each call serves new ones."""
+class Handler:
+    """The handler, invoked with fresh cashouts from `first_id` on; wall and CPU per call."""
 
-    def __init__(self, handler: Handler, first_id: int) -> None:
-        self._handler = handler
-        self._next_id = first_id
-        self._n = 0  # invocations and messages so far, for unique request and message ids
+    def __init__(self, handler: Callable[[Any, Any], Any], first_id: int) -> None:
+        self._handler, self._next_id = handler, first_id
         self.problems: list[str] = []
 
-    def sqs(self, size: int) -> tuple[float, float]:
-        """One batch of `size` messages: its wall and CPU seconds."""
-        event = batch(self._next_id, size, self._n)
-        answer, wall, cpu = self._invoke(event)
-        self._next_id += size
+    def take(self, count: int) -> range:
+        """The next `count` unused cashout ids."""
+        ids = range(self._next_id, self._next_id + count)
+        self._next_id += count
+        return ids
+
+    def batch(self, size: int) -> list[float]:
+        """One SQS batch of `size` messages: [messages, wall s, CPU s]."""
+        bodies = [direct_event(i, external_id(i)) for i in self.take(size)]
+        answer, wall, cpu = self._invoke(sqs_event(*bodies))
         if answer != {"batchItemFailures": []}:
             self.problems.append(f"a batch answered {answer}")
-        return wall, cpu
+        return [size, wall, cpu]
 
-    def direct(self) -> tuple[float, float]:
-        """One direct invoke: its wall and CPU seconds."""
-        cashout_id = self._next_id
-        event = {"cashout_id": cashout_id, "external_id": external_id(cashout_id)}
-        answer, wall, cpu = self._invoke(event)
-        self._next_id += 1
+    def direct(self) -> list[float]:
+        """One direct invoke: [wall s, CPU s]."""
+        (cashout_id,) = self.take(1)
+        answer, wall, cpu = self._invoke(direct_event(cashout_id, external_id(cashout_id)))
         if answer.get("outcome") != "CANCELLED":
             self.problems.append(f"a direct invoke answered {answer}")
-        return wall, cpu
+        return [wall, cpu]
 
     def _invoke(self, event: dict[str, Any]) -> tuple[Any, float, float]:
-        self._n += 1
-        context = LambdaContext(request_id(self._n))
+        context = LambdaContext()
         wall, cpu = time.perf_counter(), time.process_time()
         answer = self._handler(event, context)
         return answer, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def throughput(bulk: Bulk, rounds: int, size: int, direct: int) -> dict[str, Any]:
-    """Interleaved rounds: per batch [messages, wall s, CPU s], per direct [wall s, CPU s]."""
-    batches: list[list[float]] = []
-    directs: list[list[float]] = []
-    for _ in range(rounds):
-        batches.append([size, *bulk.sqs(size)])
-        directs += [list(bulk.direct()) for _ in range(direct)]
-    return {"batches": batches, "direct": directs}
+class Floor:
+    """B bare cancels on C threads, one keep-alive session each, then one PutEvents."""
 
+    def __init__(self, concurrency: int) -> None:
+        import boto3
 
-def floor(rounds: int, size: int, concurrency: int, first_id: int) -> dict[str, Any]:
-    """Per round, the wall seconds of `size` bare cancels on `concurrency` threads, and of one
-    PutEvents of ten entries; the round before them warms the connections, untimed."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
+        from .floor import Floor as Session
 
-    import boto3
+        client = boto3.client("secretsmanager")
+        secret = client.get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
+        credentials = json.loads(secret["SecretString"])
+        local = threading.local()
 
-    from .floor import Floor
+        def cancel(cashout_id: int) -> None:
+            if not hasattr(local, "session"):
+                local.session = Session(os.environ["D24_BASE_URL"], credentials)
+            local.session.cancel(cashout_id, external_id(cashout_id))
 
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
-    credentials = json.loads(secret["SecretString"])
-    local = threading.local()  # one Floor (one keep-alive session) per thread
+        self._cancel, self._pool = cancel, ThreadPoolExecutor(concurrency)
+        self._events = boto3.client("events")
+        detail = {"outcome": "CANCELLED", "statusCode": 200, "caller": "sqs", "request_id": "x"}
+        entry = {
+            "Source": "cashout-cancel",
+            "DetailType": "Cashout Cancel Completed",
+            "Detail": json.dumps(detail),
+            "EventBusName": os.environ["RESULTS_EVENT_BUS"],
+        }
+        self._entries = [entry] * 10
 
-    def cancel(cashout_id: int) -> None:
-        if not hasattr(local, "floor"):
-            local.floor = Floor(os.environ["D24_BASE_URL"], credentials)
-        local.floor.cancel(cashout_id, external_id(cashout_id))
-
-    events = boto3.client("events")
-    detail = json.dumps({"outcome": "CANCELLED", "statusCode": 200})
-    bus = os.environ["RESULTS_EVENT_BUS"]
-    batches: list[list[float]] = []
-    puts: list[float] = []
-    with ThreadPoolExecutor(concurrency) as pool:
-        for round_ in range(rounds + 1):
-            ids = range(first_id + round_ * size, first_id + (round_ + 1) * size)
-            started = time.perf_counter()
-            list(pool.map(cancel, ids))
-            cancelled = time.perf_counter()
-            events.put_events(
-                Entries=[
-                    {
-                        "Source": "cashout-cancel",
-                        "DetailType": "Cashout Cancel Completed",
-                        "Detail": detail,
-                        "EventBusName": bus,
-                    }
-                ]
-                * 10
-            )
-            if round_:
-                batches.append([size, cancelled - started, 0.0])
-                puts.append(time.perf_counter() - cancelled)
-    return {"batches": batches, "put_events": puts}
-
-
-def _redirect_stdout(path: str) -> None:
-    sys.stdout.flush()
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(target, 1)
-    os.close(target)
+    def batch(self, ids: range) -> list[float]:
+        """The cancels of `ids`, then one PutEvents: [messages, cancels' wall s, PutEvents' s]."""
+        started = time.perf_counter()
+        list(self._pool.map(self._cancel, ids))
+        cancelled = time.perf_counter()
+        self._events.put_events(Entries=self._entries)
+        return [len(ids), cancelled - started, time.perf_counter() - cancelled]
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=("throughput", "memory", "floor"))
-    parser.add_argument("--rounds", type=int, required=True)
-    parser.add_argument("--batch-size", type=int, required=True)
-    parser.add_argument("--direct", type=int, default=0, help="direct invokes per round")
-    parser.add_argument("--concurrency", type=int, default=8, help="the floor's threads")
-    parser.add_argument("--first-id", type=int, required=True)
-    parser.add_argument("--result-fd", type=int, required=True)
-    parser.add_argument("--check-file", required=True)
+    parser.add_argument("mode", choices=("throughput", "memory"))
+    for option in ("--rounds", "--batch-size", "--concurrency", "--first-id", "--report-fd"):
+        parser.add_argument(option, type=int, required=True)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one mode and write its JSON line to the result fd."""
+    """Run one mode and write its report, one JSON line, to the report fd."""
     args = _parse(argv)
     pin_to_cpu(0)
-    if args.mode == "floor":
-        report = floor(args.rounds, args.batch_size, args.concurrency, args.first_id)
-        with os.fdopen(args.result_fd, "w") as results:
-            results.write(json.dumps(report) + "\n")
-        return 0
-    sys.stdout = Unbuffered(sys.stdout)
-    _redirect_stdout(args.check_file)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as Lambda flushes
     from cashout_cancel.handler import lambda_handler
 
-    bulk = Bulk(lambda_handler, args.first_id)
-    warm_up = [[args.batch_size, *bulk.sqs(args.batch_size)]]
+    handler, size = Handler(lambda_handler, args.first_id), args.batch_size
+    report: dict[str, Any] = {"batches": [handler.batch(size)]}
     if args.mode == "throughput":
-        bulk.direct()
-    _redirect_stdout(os.devnull)  # the warm-up's lines are checked; nothing reads the rest
-    if args.mode == "throughput":
-        report = throughput(bulk, args.rounds, args.batch_size, args.direct)
+        floor = Floor(args.concurrency)
+        handler.direct()
+        floor.batch(handler.take(size))
+        report = {"batches": [], "direct": [], "floor": []}
+        for round_ in range(args.rounds):
+            for step in (0, 1) if round_ % 2 else (1, 0):
+                if step:
+                    report["batches"].append(handler.batch(size))
+                    report["direct"].append(handler.direct())
+                else:
+                    report["floor"].append(floor.batch(handler.take(size)))
     else:
-        more = [[args.batch_size, *bulk.sqs(args.batch_size)] for _ in range(args.rounds - 1)]
-        report = {"batches": warm_up + more}
-    report |= {"peak_rss_kb": peak_rss_kb(), "problems": bulk.problems[:5]}
-    with os.fdopen(args.result_fd, "w") as results:
-        results.write(json.dumps(report) + "\n")
+        report["batches"] += [handler.batch(size) for _ in range(args.rounds - 1)]
+    report |= {"peak_rss_kb": peak_rss_kb(), "problems": handler.problems[:5]}
+    with os.fdopen(args.report_fd, "w") as out:
+        out.write(json.dumps(report) + "\n")
     return 0
 
 

@@ -1,40 +1,85 @@
-"""Statistics, targets and output of the benchmark: a readable table and one JSON line."""
+"""The benchmark's figures: pyperf Benchmarks of the samples, the ratios and targets on them, the
+table and the JSON line; and the check of what the handler wrote (docs/contract.md section 7)."""
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import pyperf
 
-def percentile(samples: Sequence[float], p: float) -> float:
-    """The nearest-rank percentile `p` (0-100] of `samples`; nan when there are none."""
-    if not samples:
-        return math.nan
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+TARGETS = {  # name: (text, limit, at most)
+    "warm_p50": ("warm p50 <= 1.15x the floor's p50", 1.15, True),
+    "warm_p99": ("warm p99 <= 1.30x the floor's p99", 1.30, True),
+    "naive_speedup": ("warm p50 >= 8x faster than the naive handler's", 8.0, False),
+    "cold_start": ("cold start, tracing disabled, <= 1.10x the cold floor (p50)", 1.10, True),
+    "peak_rss": ("peak RSS, tracing on or off, <= 64 MB", 64.0, True),
+    "bulk_throughput": ("bulk throughput >= 0.93x the floor's (B cancels, 1 PutEvents)", 0.93, False),
+    "bulk_cpu_per_message": ("bulk CPU per message <= 1.20x a direct invoke's", 1.20, True),
+    "bulk_peak_rss": ("bulk peak RSS after {messages} messages <= 80 MB", 80.0, True),
+}
 
 
-def summary(samples: Sequence[float]) -> dict[str, Any]:
-    """n, p50 and p99 of `samples`."""
+def merged(name: str, benchmarks: Iterable[pyperf.Benchmark]) -> pyperf.Benchmark:
+    """The runs (worker processes) of several benchmarks as one benchmark called `name`."""
+    runs = [
+        pyperf.Run(
+            run.values,
+            warmups=run.warmups or None,
+            metadata={**run.get_metadata(), "name": name},
+            collect_metadata=False,
+        )
+        for benchmark in benchmarks
+        for run in benchmark.get_runs()
+    ]
+    return pyperf.Benchmark(runs)
+
+
+def per_process(name: str, values: Sequence[float], loads: Sequence[float]) -> pyperf.Benchmark:
+    """Seconds measured once per fresh process, each its own run, with the load at its start."""
+    return pyperf.Benchmark(
+        [
+            pyperf.Run(
+                [value],
+                metadata={"name": name, "unit": "second", "load_avg_1min": load},
+                collect_metadata=False,
+            )
+            for value, load in zip(values, loads, strict=True)
+        ]
+    )
+
+
+def summary(benchmark: pyperf.Benchmark, scale: float) -> dict[str, Any]:
+    """n, p50 and p99 of a benchmark's values, times `scale` (1e6: microseconds)."""
     return {
-        "n": len(samples),
-        "p50": round(percentile(samples, 50), 1),
-        "p99": round(percentile(samples, 99), 1),
+        "n": len(benchmark.get_values()),
+        "p50": round(benchmark.median() * scale, 1),
+        "p99": round(benchmark.percentile(99) * scale, 1),
     }
 
 
-def cold_summary(runs: Sequence[Mapping[str, float]], *, snapstart: bool) -> dict[str, Any]:
-    """p50/p99 of the time to the first answer, and the p50 of its two parts.
+def loads(benchmarks: Iterable[pyperf.Benchmark]) -> list[float]:
+    """The lowest and highest 1-minute load average its runs started at."""
+    seen = [
+        float(run.get_metadata()["load_avg_1min"])
+        for benchmark in benchmarks
+        for run in benchmark.get_runs()
+        if "load_avg_1min" in run.get_metadata()
+    ]
+    return [round(min(seen), 2), round(max(seen), 2)] if seen else []
 
-    For a SnapStart restore the imports and the before-snapshot hook are in the snapshot: the
-    time to the first answer is the after-restore hook plus the first invocation.
-    """
-    row = summary([run["first_ms" if snapstart else "total_ms"] for run in runs])
-    row["import_p50"] = round(percentile([run["import_ms"] for run in runs], 50), 1)
-    row["first_p50"] = round(percentile([run["first_ms"] for run in runs], 50), 1)
-    return row
+
+def spread(ratios: Sequence[float]) -> dict[str, float]:
+    """How a ratio varies round by round (each round's variants ran back to back): its noise."""
+    if len(ratios) < 2:
+        return dict.fromkeys(("min", "q1", "median", "q3", "max"), ratios[0] if ratios else math.nan)
+    q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    values = (min(ratios), q1, median, q3, max(ratios))
+    return dict(zip(("min", "q1", "median", "q3", "max"), (round(v, 3) for v in values), strict=True))
 
 
 def ratio(numerator: float, denominator: float) -> float:
@@ -44,175 +89,118 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator
 
 
-def per_round_ratios(
-    mine: Sequence[Sequence[float]], base: Sequence[Sequence[float]]
-) -> dict[str, float]:
-    """The spread of the p50 ratio round by round (each round's samples are adjacent in time):
-    how much of the overall ratio is noise."""
-    ratios = sorted(
-        ratio(percentile(ours, 50), percentile(floor, 50))
-        for ours, floor in zip(mine, base, strict=True)
-    )
-    return {
-        "min": round(ratios[0], 3) if ratios else math.nan,
-        "q1": round(percentile(ratios, 25), 3),
-        "median": round(percentile(ratios, 50), 3),
-        "q3": round(percentile(ratios, 75), 3),
-        "max": round(ratios[-1], 3) if ratios else math.nan,
+def targets(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target measured in this run: its value, its limit and whether it passed."""
+    warm, cold, rss, bulk = result["warm_us"], result["cold_ms"], result["peak_rss_mb"], result["bulk"]
+    nan = {"p50": math.nan}
+    values = {
+        "warm_p50": result["ratios"]["warm_p50"],
+        "warm_p99": result["ratios"]["warm_p99"],
+        "naive_speedup": ratio(warm["naive"]["p50"], warm["handler"]["p50"]),
+        "cold_start": ratio(cold.get("handler", nan)["p50"], cold.get("floor", nan)["p50"]),
+        "peak_rss": max(rss.get("handler", math.nan), rss.get("handler_traced", math.nan)),
     }
+    if bulk:
+        values["bulk_throughput"] = bulk["handler"]["ratio_to_floor"]
+        values["bulk_cpu_per_message"] = bulk["cpu_ms_per_message"]["ratio"]
+        values["bulk_peak_rss"] = bulk["peak_rss_mb"]["memory_run"]
+    found = {}
+    for name, value in values.items():
+        text, limit, at_most = TARGETS[name]
+        passed = value <= limit if at_most else value >= limit
+        messages = bulk["peak_rss_mb"]["memory_messages"] if bulk else 0
+        found[name] = {
+            "value": round(value, 3),
+            "limit": limit,
+            "pass": passed,
+            "text": text.format(messages=messages),
+        }
+    return found
 
 
-@dataclass(frozen=True)
-class Target:
-    """One target of the issue: `value` must be at most (or at least) `limit`."""
-
-    name: str
-    text: str
-    value: float
-    limit: float
-    at_most: bool = True
-
-    @property
-    def passed(self) -> bool:
-        """True when the value is on the right side of the limit (never when it is missing)."""
-        return self.value <= self.limit if self.at_most else self.value >= self.limit
-
-    def to_dict(self) -> dict[str, Any]:
-        """The target in the JSON line."""
-        return {"value": round(self.value, 3), "limit": self.limit, "pass": self.passed}
-
-
-def result_targets(
-    warm: Mapping[str, Any], cold: Mapping[str, Any], rss_mb: Mapping[str, float]
-) -> dict[str, Any]:
-    """The ratios, each measured in the same run, and the issue's targets on them."""
-    nan = {"p50": math.nan, "p99": math.nan}
-    floor, handler = warm["floor"], warm["handler"]
-    cold_floor, cold_handler = cold.get("floor", nan), cold.get("handler", nan)
-    cold_traced = cold.get("handler_traced", nan)
-    ratios = {
-        "warm_p50": ratio(handler["p50"], floor["p50"]),
-        "warm_p99": ratio(handler["p99"], floor["p99"]),
-        "naive_speedup": ratio(warm["naive"]["p50"], handler["p50"]),
-        "warm_traced_p50": ratio(warm["handler_traced"]["p50"], floor["p50"]),
-        "cold": ratio(cold_handler["p50"], cold_floor["p50"]),
-        "cold_traced": ratio(cold_traced["p50"], cold_floor["p50"]),
-        "tracing_cold_extra_ms": cold_traced["p50"] - cold_handler["p50"],
-        "tracing_warm_extra_us": warm["handler_traced"]["p50"] - handler["p50"],
-    }
-    peak = max(rss_mb.get("handler", math.nan), rss_mb.get("handler_traced", math.nan))
-    targets = [
-        Target("warm_p50", "warm p50 <= 1.15x the floor's p50", ratios["warm_p50"], 1.15),
-        Target("warm_p99", "warm p99 <= 1.30x the floor's p99", ratios["warm_p99"], 1.30),
-        Target(
-            "naive_speedup",
-            "warm p50 >= 8x faster than the naive handler's",
-            ratios["naive_speedup"],
-            8.0,
-            at_most=False,
-        ),
-        Target(
-            "cold_start",
-            "cold start, tracing disabled, <= 1.10x the cold floor (p50)",
-            ratios["cold"],
-            1.10,
-        ),
-        Target("peak_rss", "peak RSS, tracing on or off, <= 64 MB", peak, 64.0),
-    ]
-    return {
-        "ratios": {name: round(value, 3) for name, value in ratios.items()},
-        "targets": {target.name: target.to_dict() for target in targets},
-        "target_text": {target.name: target.text for target in targets},
-    }
+def check_output(stdout: Path, stderr: Path, *, traced: bool, caller: str = "") -> dict[str, Any]:
+    """Count the result lines (correlation id, cashout_id, outcome; the trace id when traced),
+    the EMF blobs (outcome metric and UpstreamLatency, or ResultsPublished), stderr's lines."""
+    results = emf = published = 0
+    for line in stdout.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if record.get("message") == "cancel finished":
+            keys = ["correlation_id", "cashout_id", "outcome", *(["xray_trace_id"] * traced)]
+            results += all(record.get(key) for key in keys) and record.get("caller", "") >= caller
+        elif "_aws" in record:
+            metrics = {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+            emf += {"CANCELLED", "UpstreamLatency"} <= metrics
+            published += sum(record.get("ResultsPublished") or [])
+    errors = sum(1 for line in stderr.read_text().splitlines() if line.strip())
+    return {"result_lines": results, "emf_lines": emf, "published": published, "stderr": errors}
 
 
-_WARM_ROWS = (
-    ("floor", "floor: signed request, Session"),
-    ("handler", "handler: result line + EMF"),
-    ("handler_traced", "handler, tracing on"),
-    ("naive", "naive handler"),
-)
-_COLD_ROWS = (
-    ("floor", "floor: boto3 + requests + 1 call"),
-    ("handler", "handler, tracing disabled"),
-    ("handler_traced", "handler, tracing enabled"),
-    ("snapstart", "handler, SnapStart restore *"),
-)
-
-
-def _warm_table(warm: Mapping[str, Any]) -> list[str]:
+def table(result: Mapping[str, Any]) -> str:
+    """The human-readable report."""
+    cfg, load = result["config"], result["load"]
+    machine = result["machine"]
     lines = [
+        f"cashout-cancel benchmark ({cfg['git']}), {result['date']}: Python"
+        f" {machine['python_version']}, {machine['cpu_model_name']}, {machine['cpu_count']} CPUs,"
+        f" load {result['load_average'][0]} -> {result['load_average'][1]},"
+        f" {result['elapsed_s']:.0f} s",
+        "",
         f"{'Warm: one cancel per invocation, us':36} {'p50':>8} {'p99':>8} {'n':>6}"
-        f" {'p50/floor':>10} {'p99/floor':>10}"
+        f" {'p50/floor':>10} {'p99/floor':>10}",
     ]
-    for key, label in _WARM_ROWS:
+    warm = result["warm_us"]
+    for key, label in (
+        ("floor", "floor: signed request, Session"),
+        ("handler", "handler: result line + EMF"),
+        ("handler_traced", "handler, tracing on"),
+        ("naive", "naive handler"),
+    ):
         row = warm[key]
         lines.append(
             f"  {label:34} {row['p50']:8.0f} {row['p99']:8.0f} {row['n']:6d}"
             f" {ratio(row['p50'], warm['floor']['p50']):9.2f}x"
             f" {ratio(row['p99'], warm['floor']['p99']):9.2f}x"
         )
-    return lines
-
-
-def _cold_table(cold: Mapping[str, Any]) -> list[str]:
-    lines = [
-        f"{'Cold start to first answer, ms':36} {'p50':>8} {'p99':>8} {'n':>6}"
-        f" {'p50/floor':>10} {'imports':>8} {'1st call':>9}"
-    ]
-    for key, label in _COLD_ROWS:
-        row = cold[key]
-        lines.append(
-            f"  {label:34} {row['p50']:8.1f} {row['p99']:8.1f} {row['n']:6d}"
-            f" {ratio(row['p50'], cold['floor']['p50']):9.2f}x"
-            f" {row['import_p50']:8.1f} {row['first_p50']:9.1f}"
-        )
-    lines.append(
-        "  * imports and the before-snapshot hook are in the snapshot; the time is"
-        " after_restore + the first call"
-    )
-    return lines
-
-
-def table(result: Mapping[str, Any]) -> str:
-    """The human-readable report."""
-    cfg = result["config"]
-    spread = result["warm_p50_ratio_per_round"]
-    lines = [
-        f"cashout-cancel benchmark ({cfg['git']}): Python {cfg['python']}, {cfg['cpu']},"
-        f" {cfg['cpus']} CPUs, load {result['load_average'][0]} -> {result['load_average'][1]},"
-        f" {result['elapsed_s']:.0f} s",
-        f"warm: {cfg['rounds']} interleaved rounds of {cfg['iterations']} timed cancels per"
-        f" variant (naive {cfg['naive_iterations']}); cold: {cfg['cold_rounds']} fresh processes"
-        f" per variant; memory: after {cfg['memory_invocations']} warm invocations",
-        "",
-        *_warm_table(result["warm_us"]),
-        f"  handler/floor p50, round by round: median {spread['median']:.3f}"
-        f" (quartiles {spread['q1']:.3f}-{spread['q3']:.3f})",
-    ]
-    if result["cold_ms"]:
-        cold_spread = result["cold_ratio_per_round"]
-        lines += ["", *_cold_table(result["cold_ms"])]
-        lines.append(
-            f"  handler/floor, round by round: median {cold_spread['median']:.3f}"
-            f" (quartiles {cold_spread['q1']:.3f}-{cold_spread['q3']:.3f})"
-        )
+    lines.append(_spread_line("handler/floor p50", result["per_round"]["warm_p50"], load["warm"]))
+    cold = result["cold_ms"]
+    if cold:
+        lines += [
+            "",
+            f"{'Cold start to first answer, ms':36} {'p50':>8} {'p99':>8} {'n':>6}"
+            f" {'p50/floor':>10} {'imports':>8} {'1st call':>9}",
+        ]
+        for key, label in (
+            ("floor", "floor: boto3 + requests + 1 call"),
+            ("handler", "handler, tracing disabled"),
+            ("handler_traced", "handler, tracing enabled"),
+            ("snapstart", "handler, SnapStart restore *"),
+        ):
+            row = cold[key]
+            lines.append(
+                f"  {label:34} {row['p50']:8.1f} {row['p99']:8.1f} {row['n']:6d}"
+                f" {ratio(row['p50'], cold['floor']['p50']):9.2f}x"
+                f" {row['import_p50']:8.1f} {row['first_p50']:9.1f}"
+            )
+        lines.append("  * the time is after_restore + the first call (the rest is in the snapshot)")
+        lines.append(_spread_line("handler/floor", result["per_round"]["cold"], load["cold"]))
         lines.append(
             f"  tracing enabled adds {result['ratios']['tracing_cold_extra_ms']:.1f} ms to the"
             f" cold start and {result['ratios']['tracing_warm_extra_us']:.0f} us to a warm call"
         )
     if result["peak_rss_mb"]:
-        lines += [
-            "",
-            "Peak RSS (VmHWM) of a fresh process after its warm invocations: "
-            + ", ".join(f"{name} {mb:.1f} MB" for name, mb in result["peak_rss_mb"].items()),
-        ]
-    if result.get("bulk"):
-        lines += ["", *_bulk_table(result["bulk"])]
+        rss = ", ".join(f"{name} {mb:.1f} MB" for name, mb in result["peak_rss_mb"].items())
+        lines += ["", f"Peak RSS (VmHWM) of a fresh process after its warm invocations: {rss}"]
+    if result["bulk"]:
+        lines += ["", *_bulk_table(result["bulk"], result["per_round"]["bulk"], load["bulk"])]
     lines += ["", "Targets"]
-    for name, target in result["targets"].items():
+    for target in result["targets"].values():
         verdict = "PASS" if target["pass"] else "MISS"
-        lines.append(f"  {verdict}  {result['target_text'][name]:62} {target['value']:.2f}")
+        lines.append(f"  {verdict}  {target['text']:64} {target['value']:.2f}")
     checks = "all passed" if result["checks_pass"] else "FAILED"
     lines.append(
         f"  Output checks (result line and EMF per invocation, no stderr, X-Ray segments"
@@ -221,142 +209,38 @@ def table(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# Bulk: SQS batches against the ideal schedule
-
-
-def bulk_summary(
-    throughput: Mapping[str, Any],
-    floor: Mapping[str, Any],
-    memory: Mapping[str, Any],
-    *,
-    concurrency: int,
-    latency: float,
-) -> dict[str, Any]:
-    """The bulk phase's numbers: each run's batches against the ideal schedule, a batch of B taking
-    ceil(B/C) x L; CPU per message of a batch and of a direct invoke; the peak RSS."""
-    handler = _against_ideal(throughput["batches"], concurrency, latency)
-    reference = _against_ideal(floor["batches"], concurrency, latency)
-    reference["put_events_ms"] = summary([s * 1000 for s in floor["put_events"]])
-    sqs_cpu = _cpu_ms_per_message(throughput["batches"])
-    direct = throughput["direct"]
-    direct_cpu = sum(cpu for _, cpu in direct) * 1000 / len(direct) if direct else math.nan
-    batch_size = int(throughput["batches"][0][0]) if throughput["batches"] else 0
-    ideal_ms = math.ceil(batch_size / concurrency) * latency * 1000
-    # What no implementation can avoid: the floor's cancels, then the one PutEvents that has to
-    # follow the last of them (its result is known only then). Not a target: a reference that
-    # shows what the handler adds on top of the two.
-    floor_and_put_ms = reference["batch_ms"]["p50"] + reference["put_events_ms"]["p50"]
-    return {
-        "batch_size": batch_size,
-        "bulk_concurrency": concurrency,
-        "latency_ms": round(latency * 1000, 1),
-        "ideal_batch_ms": round(ideal_ms, 1),
-        "handler": handler,
-        "floor": reference,
-        "floor_then_put_events": {
-            "batch_ms_p50": round(floor_and_put_ms, 1),
-            "ratio_to_ideal": round(ratio(ideal_ms, floor_and_put_ms), 3),
-            "handler_p50_ratio": round(ratio(handler["batch_ms"]["p50"], floor_and_put_ms), 3),
-        },
-        "direct_ms": summary([wall * 1000 for wall, _ in direct]),
-        "cpu_ms_per_message": {
-            "sqs": round(sqs_cpu, 3),
-            "direct": round(direct_cpu, 3),
-            "ratio": round(ratio(sqs_cpu, direct_cpu), 3),
-        },
-        "peak_rss_mb": {
-            "memory_run": round(memory["peak_rss_kb"] / 1024, 1),
-            "memory_messages": sum(int(size) for size, *_ in memory["batches"]),
-            "throughput_run": round(throughput["peak_rss_kb"] / 1024, 1),
-        },
-    }
-
-
-def _against_ideal(
-    batches: Sequence[Sequence[float]], concurrency: int, latency: float
-) -> dict[str, Any]:
-    """Messages, wall time per batch, and throughput as a share of the ideal schedule's."""
-    messages = sum(int(size) for size, *_ in batches)
-    wall = sum(seconds for _, seconds, *_ in batches)
-    ideal = sum(math.ceil(int(size) / concurrency) * latency for size, *_ in batches)
-    return {
-        "messages": messages,
-        "batch_ms": summary([seconds * 1000 for _, seconds, *_ in batches]),
-        "messages_per_s": round(ratio(messages, wall), 1),
-        "ideal_messages_per_s": round(ratio(messages, ideal), 1),
-        "ratio_to_ideal": round(ratio(ideal, wall), 3),
-    }
-
-
-def _cpu_ms_per_message(batches: Sequence[Sequence[float]]) -> float:
-    messages = sum(int(size) for size, *_ in batches)
-    return ratio(sum(cpu for *_, cpu in batches) * 1000, messages)
-
-
-def bulk_targets(bulk: Mapping[str, Any]) -> dict[str, Any]:
-    """The issue's bulk targets (item 7), shaped as result_targets' targets and texts."""
-    rss = bulk["peak_rss_mb"]
-    targets = [
-        Target(
-            "bulk_throughput",
-            "bulk throughput >= 0.90x the ideal schedule, ceil(B/C) x L",
-            bulk["handler"]["ratio_to_ideal"],
-            0.90,
-            at_most=False,
-        ),
-        Target(
-            "bulk_cpu_per_message",
-            "bulk CPU per message <= 1.20x a direct invoke's",
-            bulk["cpu_ms_per_message"]["ratio"],
-            1.20,
-        ),
-        Target(
-            "bulk_peak_rss",
-            f"bulk peak RSS after {rss['memory_messages']} messages <= 80 MB",
-            rss["memory_run"],
-            80.0,
-        ),
-    ]
-    return {
-        "targets": {target.name: target.to_dict() for target in targets},
-        "target_text": {target.name: target.text for target in targets},
-    }
-
-
-def _bulk_table(bulk: Mapping[str, Any]) -> list[str]:
-    handler, floor, cpu, rss = (
-        bulk["handler"],
-        bulk["floor"],
-        bulk["cpu_ms_per_message"],
-        bulk["peak_rss_mb"],
+def _spread_line(name: str, spread: Mapping[str, float], load: Sequence[float]) -> str:
+    return (
+        f"  {name}, round by round: median {spread['median']:.3f} (quartiles {spread['q1']:.3f}"
+        f"-{spread['q3']:.3f}); load {'-'.join(map(str, load))}"
     )
+
+
+def _bulk_table(bulk: Mapping[str, Any], spread: Mapping[str, float], load: Sequence[float]) -> list[str]:
+    handler, floor, cpu = bulk["handler"], bulk["floor"], bulk["cpu_ms_per_message"]
     head = (
         f"Bulk: SQS batches of {bulk['batch_size']}, D24 latency {bulk['latency_ms']:g} ms,"
         f" BULK_CONCURRENCY {bulk['bulk_concurrency']}"
     )
-    lines = [
-        f"{head:60} {'batch ms':>9} {'p99':>7} {'msgs/s':>8} {'x ideal':>8}",
-        f"  {'ideal schedule: ceil(B/C) x L a batch':58} {bulk['ideal_batch_ms']:9.1f}"
-        f" {'':>7} {handler['ideal_messages_per_s']:8.1f} {1:7.2f}x",
-    ]
+    lines = [f"{head:60} {'batch ms':>9} {'p99':>7} {'msgs/s':>8} {'x floor':>8} {'x ideal':>8}"]
     for label, row in (
-        (f"floor: {floor['messages']} bare cancels, C threads, no publishing", floor),
+        ("floor: B cancels on C sessions, then 1 PutEvents", floor),
         (f"handler: {handler['messages']} messages, results published", handler),
     ):
         lines.append(
             f"  {label:58} {row['batch_ms']['p50']:9.1f} {row['batch_ms']['p99']:7.1f}"
-            f" {row['messages_per_s']:8.1f} {row['ratio_to_ideal']:7.2f}x"
+            f" {row['messages_per_s']:8.1f} {row['ratio_to_floor']:7.2f}x"
+            f" {row['ratio_to_ideal']:7.2f}x"
         )
-    both = bulk["floor_then_put_events"]
-    lines += [
-        f"  one PutEvents of 10 entries to the local bus (moto): p50"
-        f" {floor['put_events_ms']['p50']:.1f} ms; the floor's batch then one PutEvents:"
-        f" {both['batch_ms_p50']:.1f} ms ({both['ratio_to_ideal']:.2f}x ideal; handler p50"
-        f" {both['handler_p50_ratio']:.2f}x that)",
+    rss = bulk["peak_rss_mb"]
+    return [
+        *lines,
+        f"  the floor's PutEvents (10 entries, moto) p50 {floor['put_events_ms']['p50']:.1f} ms;"
+        f" ideal schedule ceil(B/C) x L = {bulk['ideal_batch_ms']:.0f} ms a batch",
+        _spread_line("handler/floor throughput", spread, load),
         f"  CPU per message: SQS batch {cpu['sqs']:.2f} ms, direct invoke {cpu['direct']:.2f} ms"
         f" ({cpu['ratio']:.2f}x; direct invoke wall p50 {bulk['direct_ms']['p50']:.1f} ms)",
         f"  Peak RSS (VmHWM), a fresh process after {rss['memory_messages']} messages (D24"
         f" latency 0): {rss['memory_run']:.1f} MB; after the throughput run:"
         f" {rss['throughput_run']:.1f} MB",
     ]
-    return lines

@@ -1,8 +1,9 @@
-"""The benchmark's upstreams, in a process of their own: the D24 sandbox and Secrets Manager.
+"""The benchmark's upstreams: the D24 sandbox and moto (Secrets Manager, EventBridge) in a process
+of their own, and a loopback X-Ray daemon that counts segments.
 
-Kept out of the measured processes so that the server's work never competes with the client's
-for one interpreter lock. Started by the benchmark; prints one JSON line with the addresses, then
-serves until its stdin closes.
+The services are kept out of the measured processes so that the servers' work never competes
+with the client's for one interpreter lock. The process prints one JSON line with the addresses,
+then serves until its stdin closes.
 
     python -m local.bench.services --cashouts 100000
     python -m local.bench.services --cashouts 3000 --latency 0.1 --results-bus bench-results
@@ -13,9 +14,16 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import socket
+import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from .lambda_like import external_id, pin_to_cpu
+from .cold import pin_to_cpu
+from .environment import REPO, external_id
 
 FIRST_CASHOUT_ID = 10_000_001
 SECRET_ID = "cashout-cancel/bench"
@@ -83,6 +91,51 @@ def main(argv: list[str] | None = None) -> int:
     moto.stop()
     d24.stop()
     return 0
+
+
+@contextmanager
+def services(
+    cashouts: int, *, latency: float = 0.0, results_bus: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Run the services process: D24 answers after `latency` s; `results_bus` is created."""
+    options = ["--cashouts", str(cashouts), "--latency", str(latency)]
+    options += ["--results-bus", results_bus] if results_bus else []
+    command = [sys.executable, "-m", "local.bench.services", *options]
+    with subprocess.Popen(
+        command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the benchmark's services did not start")
+            yield json.loads(line)
+        finally:
+            process.stdin.close()
+            process.wait(timeout=30)
+
+
+class XRaySink:
+    """A UDP socket on loopback where the X-Ray SDK sends its segments: counted, then dropped."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port: int = self._socket.getsockname()[1]
+        self.received = 0
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._socket.recv(65536)
+            except OSError:
+                return
+            self.received += 1
+
+    def close(self) -> None:
+        """Stop counting."""
+        self._socket.close()
 
 
 if __name__ == "__main__":

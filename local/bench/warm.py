@@ -1,75 +1,53 @@
-"""A warm worker: one variant in its own process, driven by the benchmark in interleaved rounds.
+"""The warm variants, as pyperf worker processes run them: each timed value is one invocation.
 
-    python -m local.bench.warm {floor,handler,handler-traced,naive} --result-fd N --check-file P
-
-Commands arrive on stdin, one a line: `run FIRST_ID COUNT` cancels COUNT fresh pending cashouts
-from FIRST_ID on and answers, on the result fd, a JSON list of per-invocation nanoseconds. End of
-input ends the worker. The function's stdout goes to `--check-file` during the first batch (the
-warm-up; the benchmark checks the log and metric lines there), then to /dev/null: the measured
-invocations pay for writing their lines, as in Lambda, but nothing reads them.
+pyperf starts a worker per variant and round; its first call of the time function sets up the
+process as Lambda would (the function's environment, its code first on the path, stdout flushed
+line by line) and builds the variant, untimed. The values then time one cancel each, of a fresh
+pending cashout: the handler on a REST API event from local/events.py (building the event is
+Lambda's work and is not timed), the floor's signed request, or the naive handler. The function's
+stdout and stderr go to files, which the benchmark checks.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from .lambda_like import (
-    LambdaContext,
-    RestEvents,
-    Unbuffered,
-    external_id,
-    pin_to_cpu,
-    request_id,
-    trace_header,
-)
+from local.events import api_rest_event
+from local.lambda_context import LambdaContext
+
+from .environment import external_id, lambda_variables, trace_header
 
 VARIANTS = ("floor", "handler", "handler-traced", "naive")
-Invoke = Callable[[int, int], int]  # (cashout id, invocation number) -> nanoseconds
+Invoke = Callable[[int], float]  # cashout id -> seconds
 
 
-def _floor() -> Invoke:
-    import boto3
+def time_function(
+    variant: str, services: dict[str, Any], src: str, first_id: int, out: str
+) -> Callable[[int], float]:
+    """pyperf's time function for `variant`: `loops` cancels, their total seconds."""
+    built: list[Invoke] = []
+    ids = iter(range(first_id, sys.maxsize))
 
-    from .floor import Floor
+    def time_cancels(loops: int) -> float:
+        if not built:
+            built.append(_build(variant, services, src, out))
+        return sum(built[0](next(ids)) for _ in range(loops))
 
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
-    floor = Floor(os.environ["D24_BASE_URL"], json.loads(secret["SecretString"]))
-
-    def invoke(cashout_id: int, n: int) -> int:
-        ext = external_id(cashout_id)
-        started = time.perf_counter_ns()
-        floor.cancel(cashout_id, ext)
-        return time.perf_counter_ns() - started
-
-    return invoke
+    return time_cancels
 
 
-def _handler(handler: Callable[[Any, Any], Any], *, traced: bool) -> Invoke:
-    events = RestEvents()
-
-    def invoke(cashout_id: int, n: int) -> int:
-        # Lambda builds the event and the context, and sets the trace header, before the call.
-        event = events.cancel(cashout_id, external_id(cashout_id), n)
-        context = LambdaContext(request_id(n))
-        if traced:
-            os.environ["_X_AMZN_TRACE_ID"] = trace_header()
-        started = time.perf_counter_ns()
-        response = handler(event, context)
-        elapsed = time.perf_counter_ns() - started
-        if response["statusCode"] != 200 or '"CANCELLED"' not in response["body"]:
-            raise RuntimeError(f"the handler did not cancel {cashout_id}: {response['body']}")
-        return elapsed
-
-    return invoke
-
-
-def _build(variant: str) -> Invoke:
+def _build(variant: str, services: dict[str, Any], src: str, out: str) -> Invoke:
+    os.environ.update(lambda_variables(services, tracing=variant == "handler-traced", src=src))
+    sys.path.insert(0, src)
+    for fd, path in ((1, f"{out}.out"), (2, f"{out}.err")):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as Lambda flushes
     if variant == "floor":
         return _floor()
     if variant == "naive":
@@ -81,40 +59,38 @@ def _build(variant: str) -> Invoke:
     return _handler(lambda_handler, traced=variant == "handler-traced")
 
 
-def _redirect_stdout(path: str) -> None:
-    sys.stdout.flush()
-    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(target, 1)
-    os.close(target)
+def _floor() -> Invoke:
+    import json
+
+    import boto3
+
+    from .floor import Floor
+
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
+    floor = Floor(os.environ["D24_BASE_URL"], json.loads(secret["SecretString"]))
+
+    def invoke(cashout_id: int) -> float:
+        started = time.perf_counter()
+        floor.cancel(cashout_id, external_id(cashout_id))
+        return time.perf_counter() - started
+
+    return invoke
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve `run` commands until stdin closes."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("variant", choices=VARIANTS)
-    parser.add_argument("--result-fd", type=int, required=True)
-    parser.add_argument("--check-file", required=True)
-    args = parser.parse_args(argv)
-    results = os.fdopen(args.result_fd, "w")
-    pin_to_cpu(0)
-    sys.stdout = Unbuffered(sys.stdout)
-    _redirect_stdout(args.check_file)
-    invoke = _build(args.variant)
-    n = 0
-    for batch, line in enumerate(sys.stdin):
-        command, first, count = line.split()
-        if command != "run":
-            raise SystemExit(f"unknown command {line!r}")
-        samples = []
-        for cashout_id in range(int(first), int(first) + int(count)):
-            n += 1
-            samples.append(invoke(cashout_id, n))
-        if batch == 0:  # the warm-up is checked; from now on nothing reads the lines
-            _redirect_stdout(os.devnull)
-        results.write(json.dumps(samples) + "\n")
-        results.flush()
-    return 0
+def _handler(handler: Callable[[Any, Any], Any], *, traced: bool) -> Invoke:
+    def invoke(cashout_id: int) -> float:
+        # Lambda builds the event and the context, and sets the trace header, before the call.
+        event = api_rest_event(
+            cashout_id, {"external_id": external_id(cashout_id)}, request_id=f"api-{cashout_id}"
+        )
+        context = LambdaContext()
+        if traced:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_header()
+        started = time.perf_counter()
+        response = handler(event, context)
+        elapsed = time.perf_counter() - started
+        if response["statusCode"] != 200 or '"CANCELLED"' not in response["body"]:
+            raise RuntimeError(f"the handler did not cancel {cashout_id}: {response['body']}")
+        return elapsed
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return invoke
