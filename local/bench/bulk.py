@@ -1,24 +1,18 @@
-"""The bulk benchmark's worker: the real handler in a fresh process on SQS batches, with the floor
-of the same work measured between its batches; the results go to moto's EventBridge.
+"""The bulk worker: the handler in a fresh process on SQS batches and, between them, the floor
+of the same work; results go to moto's EventBridge.
 
-    python -m local.bench.bulk {throughput,memory} --rounds R --batch-size B --concurrency C \
-        --first-id ID --report-fd FD
+    python -m local.bench.bulk ROUNDS FIRST_ID [--floor] REPORT_FD
 
-`throughput`: a warm-up round, untimed (the first batch builds the handler's clients and
-connections, the first floor batch its sessions), then R rounds, in alternating order, of:
-one SQS batch of B messages through the handler, one direct invoke, and the floor: B bare signed
-cancels on C threads with a keep-alive `requests` session each, then one PutEvents of ten
-entries (the most one call carries). `memory`: R batches, then the peak RSS.
-
-Wall time is `time.perf_counter()` around each call, as Lambda bills it; CPU time is
-`time.process_time()` of this process around each handler call (every thread of it: the bulk
-pool's, the watchdog's, botocore's), divided by the messages served. The function's stdout, line
-by line as Lambda flushes it, goes wherever the benchmark points this process's stdout.
+A warm-up round (untimed: clients, sessions, connections), then ROUNDS rounds of one SQS batch of
+B messages through the handler; with --floor, also one direct invoke (for CPU per message) and,
+in alternating order with the batch, the floor: B bare signed cancels on C threads with a
+keep-alive `requests` session each, then one PutEvents of ten entries (the most a call carries).
+Wall time is `perf_counter` around each call, as Lambda bills it; CPU time is this process's
+`process_time` (all its threads) around each handler call.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,123 +20,86 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import count
 from typing import Any
 
 from local.events import direct_event, sqs_event
 from local.lambda_context import LambdaContext
 
-from .cold import peak_rss_kb, pin_to_cpu
-from .environment import external_id
+from .cold import peak_rss_kb
+from .services import external_id
+
+BATCH_SIZE = 16
+CONCURRENCY = int(os.environ.get("BULK_CONCURRENCY", "8"))  # the function's own setting
 
 
-class Handler:
-    """The handler, invoked with fresh cashouts from `first_id` on; wall and CPU per call."""
+def _floor() -> Callable[[list[int]], list[float]]:
+    import boto3
 
-    def __init__(self, handler: Callable[[Any, Any], Any], first_id: int) -> None:
-        self._handler, self._next_id = handler, first_id
-        self.problems: list[str] = []
+    from .floor import Floor
 
-    def take(self, count: int) -> range:
-        """The next `count` unused cashout ids."""
-        ids = range(self._next_id, self._next_id + count)
-        self._next_id += count
-        return ids
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
+    credentials, local = json.loads(secret["SecretString"]), threading.local()
 
-    def batch(self, size: int) -> list[float]:
-        """One SQS batch of `size` messages: [messages, wall s, CPU s]."""
-        bodies = [direct_event(i, external_id(i)) for i in self.take(size)]
-        answer, wall, cpu = self._invoke(sqs_event(*bodies))
-        if answer != {"batchItemFailures": []}:
-            self.problems.append(f"a batch answered {answer}")
-        return [size, wall, cpu]
+    def cancel(cashout_id: int) -> None:
+        if not hasattr(local, "floor"):
+            local.floor = Floor(os.environ["D24_BASE_URL"], credentials)
+        local.floor.cancel(cashout_id, external_id(cashout_id))
 
-    def direct(self) -> list[float]:
-        """One direct invoke: [wall s, CPU s]."""
-        (cashout_id,) = self.take(1)
-        answer, wall, cpu = self._invoke(direct_event(cashout_id, external_id(cashout_id)))
-        if answer.get("outcome") != "CANCELLED":
-            self.problems.append(f"a direct invoke answered {answer}")
-        return [wall, cpu]
+    pool, events = ThreadPoolExecutor(CONCURRENCY), boto3.client("events")
+    detail = json.dumps({"outcome": "CANCELLED", "statusCode": 200, "caller": "sqs"})
+    entry = {"Source": "cashout-cancel", "DetailType": "Cashout Cancel Completed"}
+    entries = [entry | {"Detail": detail, "EventBusName": os.environ["RESULTS_EVENT_BUS"]}] * 10
 
-    def _invoke(self, event: dict[str, Any]) -> tuple[Any, float, float]:
-        context = LambdaContext()
-        wall, cpu = time.perf_counter(), time.process_time()
-        answer = self._handler(event, context)
-        return answer, time.perf_counter() - wall, time.process_time() - cpu
-
-
-class Floor:
-    """B bare cancels on C threads, one keep-alive session each, then one PutEvents."""
-
-    def __init__(self, concurrency: int) -> None:
-        import boto3
-
-        from .floor import Floor as Session
-
-        client = boto3.client("secretsmanager")
-        secret = client.get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
-        credentials = json.loads(secret["SecretString"])
-        local = threading.local()
-
-        def cancel(cashout_id: int) -> None:
-            if not hasattr(local, "session"):
-                local.session = Session(os.environ["D24_BASE_URL"], credentials)
-            local.session.cancel(cashout_id, external_id(cashout_id))
-
-        self._cancel, self._pool = cancel, ThreadPoolExecutor(concurrency)
-        self._events = boto3.client("events")
-        detail = {"outcome": "CANCELLED", "statusCode": 200, "caller": "sqs", "request_id": "x"}
-        entry = {
-            "Source": "cashout-cancel",
-            "DetailType": "Cashout Cancel Completed",
-            "Detail": json.dumps(detail),
-            "EventBusName": os.environ["RESULTS_EVENT_BUS"],
-        }
-        self._entries = [entry] * 10
-
-    def batch(self, ids: range) -> list[float]:
-        """The cancels of `ids`, then one PutEvents: [messages, cancels' wall s, PutEvents' s]."""
+    def batch(ids: list[int]) -> list[float]:
         started = time.perf_counter()
-        list(self._pool.map(self._cancel, ids))
+        list(pool.map(cancel, ids))
         cancelled = time.perf_counter()
-        self._events.put_events(Entries=self._entries)
-        return [len(ids), cancelled - started, time.perf_counter() - cancelled]
+        events.put_events(Entries=entries)
+        return [cancelled - started, time.perf_counter() - cancelled]
+
+    return batch
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=("throughput", "memory"))
-    for option in ("--rounds", "--batch-size", "--concurrency", "--first-id", "--report-fd"):
-        parser.add_argument(option, type=int, required=True)
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one mode and write its report, one JSON line, to the report fd."""
-    args = _parse(argv)
-    pin_to_cpu(0)
+def main() -> int:
+    """Run the rounds; write the report (seconds per call, peak RSS in kB) on REPORT_FD."""
+    rounds, first_id, report_fd = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[-1])
+    os.sched_setaffinity(0, {0})  # the services run on CPU 1
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as Lambda flushes
     from cashout_cancel.handler import lambda_handler
 
-    handler, size = Handler(lambda_handler, args.first_id), args.batch_size
-    report: dict[str, Any] = {"batches": [handler.batch(size)]}
-    if args.mode == "throughput":
-        floor = Floor(args.concurrency)
-        handler.direct()
-        floor.batch(handler.take(size))
-        report = {"batches": [], "direct": [], "floor": []}
-        for round_ in range(args.rounds):
-            for step in (0, 1) if round_ % 2 else (1, 0):
-                if step:
-                    report["batches"].append(handler.batch(size))
-                    report["direct"].append(handler.direct())
-                else:
-                    report["floor"].append(floor.batch(handler.take(size)))
-    else:
-        report["batches"] += [handler.batch(size) for _ in range(args.rounds - 1)]
-    report |= {"peak_rss_kb": peak_rss_kb(), "problems": handler.problems[:5]}
-    with os.fdopen(args.report_fd, "w") as out:
-        out.write(json.dumps(report) + "\n")
+    ids, problems = count(first_id), []
+
+    def invoke(event: dict[str, Any], expected: Any) -> list[float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        answer = lambda_handler(event, LambdaContext())
+        took = [time.perf_counter() - wall, time.process_time() - cpu]
+        problems.extend([] if answer == expected or answer.get("outcome") == expected else [answer])
+        return took
+
+    def sqs() -> list[float]:
+        bodies = [direct_event(i, external_id(i)) for i in (next(ids) for _ in range(BATCH_SIZE))]
+        return invoke(sqs_event(*bodies), {"batchItemFailures": []})
+
+    def direct() -> list[float]:
+        cashout_id = next(ids)
+        return invoke(direct_event(cashout_id, external_id(cashout_id)), "CANCELLED")
+
+    floor = _floor() if "--floor" in sys.argv else None
+    report: dict[str, list[Any]] = {"sqs": [], "direct": [], "floor": []}
+    for round_ in range(-1, rounds):  # round -1 is the warm-up
+        took = {}
+        for step in (("sqs", "floor") if round_ % 2 else ("floor", "sqs")) if floor else ("sqs",):
+            took[step] = (
+                floor([next(ids) for _ in range(BATCH_SIZE)])
+                if floor and step == "floor"
+                else sqs()
+            )
+        took |= {"direct": direct()} if floor else {}
+        for key, seconds in took.items() if round_ >= 0 else ():
+            report[key].append(seconds)
+    with os.fdopen(report_fd, "w") as out:
+        json.dump(report | {"rss_kb": peak_rss_kb(), "problems": problems[:5]}, out)
     return 0
 
 

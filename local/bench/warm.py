@@ -1,15 +1,14 @@
-"""The warm variants, as pyperf worker processes run them: each timed value is one invocation.
+"""The warm variants in pyperf's workers: each value is one invocation, of a fresh cashout.
 
-pyperf starts a worker per variant and round; its first call of the time function sets up the
-process as Lambda would (the function's environment, its code first on the path, stdout flushed
-line by line) and builds the variant, untimed. The values then time one cancel each, of a fresh
-pending cashout: the handler on a REST API event from local/events.py (building the event is
-Lambda's work and is not timed), the floor's signed request, or the naive handler. The function's
-stdout and stderr go to files, which the benchmark checks.
+The first call of the time function sets the process up as Lambda would (the function's
+environment, its code first on the path, stdout and stderr to files the benchmark checks, flushed
+line by line) and builds the variant, untimed. The event (local/events.py), the context and the
+trace header are built before the clock starts: that is Lambda's work.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -19,49 +18,31 @@ from typing import Any
 from local.events import api_rest_event
 from local.lambda_context import LambdaContext
 
-from .environment import external_id, lambda_variables, trace_header
+from .services import external_id, lambda_variables, trace_header
 
 VARIANTS = ("floor", "handler", "handler-traced", "naive")
-Invoke = Callable[[int], float]  # cashout id -> seconds
 
 
-def time_function(
-    variant: str, services: dict[str, Any], src: str, first_id: int, out: str
-) -> Callable[[int], float]:
+def time_function(variant: str, setup: dict[str, Any], first_id: int, out: str) -> Any:
     """pyperf's time function for `variant`: `loops` cancels, their total seconds."""
-    built: list[Invoke] = []
+    built: list[Callable[[int], float]] = []
     ids = iter(range(first_id, sys.maxsize))
 
     def time_cancels(loops: int) -> float:
         if not built:
-            built.append(_build(variant, services, src, out))
+            traced = variant == "handler-traced"
+            os.environ.update(lambda_variables(setup, tracing=traced))
+            sys.path.insert(0, setup["src"])
+            for fd, path in ((1, f"{out}.out"), (2, f"{out}.err")):
+                os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+            sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as Lambda
+            built.append(_floor() if variant == "floor" else _handler(variant))
         return sum(built[0](next(ids)) for _ in range(loops))
 
     return time_cancels
 
 
-def _build(variant: str, services: dict[str, Any], src: str, out: str) -> Invoke:
-    os.environ.update(lambda_variables(services, tracing=variant == "handler-traced", src=src))
-    sys.path.insert(0, src)
-    for fd, path in ((1, f"{out}.out"), (2, f"{out}.err")):
-        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, fd)
-        os.close(target)
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as Lambda flushes
-    if variant == "floor":
-        return _floor()
-    if variant == "naive":
-        from .naive_handler import lambda_handler as naive
-
-        return _handler(naive, traced=False)
-    from cashout_cancel.handler import lambda_handler
-
-    return _handler(lambda_handler, traced=variant == "handler-traced")
-
-
-def _floor() -> Invoke:
-    import json
-
+def _floor() -> Callable[[int], float]:
     import boto3
 
     from .floor import Floor
@@ -77,20 +58,23 @@ def _floor() -> Invoke:
     return invoke
 
 
-def _handler(handler: Callable[[Any, Any], Any], *, traced: bool) -> Invoke:
+def _handler(variant: str) -> Callable[[int], float]:
+    if variant == "naive":
+        from .floor import lambda_handler
+    else:
+        from cashout_cancel.handler import lambda_handler  # type: ignore[assignment]
+
     def invoke(cashout_id: int) -> float:
-        # Lambda builds the event and the context, and sets the trace header, before the call.
-        event = api_rest_event(
-            cashout_id, {"external_id": external_id(cashout_id)}, request_id=f"api-{cashout_id}"
-        )
+        body = {"external_id": external_id(cashout_id)}
+        event = api_rest_event(cashout_id, body, request_id=f"api-{cashout_id}")
         context = LambdaContext()
-        if traced:
+        if variant == "handler-traced":
             os.environ["_X_AMZN_TRACE_ID"] = trace_header()
         started = time.perf_counter()
-        response = handler(event, context)
+        answer = lambda_handler(event, context)
         elapsed = time.perf_counter() - started
-        if response["statusCode"] != 200 or '"CANCELLED"' not in response["body"]:
-            raise RuntimeError(f"the handler did not cancel {cashout_id}: {response['body']}")
+        if answer["statusCode"] != 200 or '"CANCELLED"' not in answer["body"]:
+            raise RuntimeError(f"the handler did not cancel {cashout_id}: {answer['body']}")
         return elapsed
 
     return invoke
