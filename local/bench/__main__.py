@@ -1,24 +1,19 @@
-"""`make bench` / `python -m local.bench [--quick] [--strict] [--src DIR] [-o FILE]`: the function's
-warm latency, cold start, memory and bulk throughput against floors measured in the same run.
+"""`make bench` / `python -m local.bench [--quick] [--strict] [--src DIR] [-o FILE]`: warm latency,
+cold start, memory and bulk throughput, each against a floor measured in the same run.
 
-`--quick` checks the wiring (tiny counts, noisy numbers); `--src` measures another copy of the
-function's code; `-o` saves the samples for `python -m pyperf compare_to`; `--strict` exits 1 when
-a target is missed or the handler's output fails its check. Prints a table and one JSON line.
-
-pyperf runs the warm variants: a worker process per variant per round, each round's variants back
-to back in rotating order, so that the machine's drift reaches them alike. Cold starts, memory and
-bulk runs are fresh processes that time themselves and report on a pipe (pyperf's `bench_command`
-would charge the interpreter's teardown, which Lambda never does); their values become pyperf
-Benchmarks too. The services run in a process of their own (local/bench/services.py).
+`--quick` checks the wiring; `--src` measures another copy of the function's code; `-o` saves the
+samples for `python -m pyperf compare_to`; `--strict` exits 1 when a target is missed or the
+handler's output fails its check. pyperf runs the warm variants, a worker per variant per round,
+each round's variants back to back in rotating order so that drift reaches them alike. The cold
+starts, memory and bulk runs are fresh processes (local/bench/fresh.py) that time themselves:
+pyperf's `bench_command` would charge the interpreter's teardown, which Lambda never does.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime
 import json
-import math
 import os
 import socket
 import statistics
@@ -32,19 +27,162 @@ from typing import Any
 import pyperf
 
 from ..events import api_rest_event, direct_event
+from ..function_env import FUNCTION_ENV
 from . import report, warm
-from .bulk import BATCH_SIZE, CONCURRENCY
-from .services import REPO, external_id, process_environment, services, trace_header
+from .fresh import BATCH_SIZE
+from .services import REPO, environment, external_id, services, trace_header
 
-# Cold variants: name -> (the variant in local/bench/cold.py, tracing enabled).
-COLD = {"floor": ("floor", False), "handler": ("handler", False)}
-COLD |= {"handler-traced": ("handler", True), "snapstart": ("snapstart", False)}
+TRACED = {"floor": False, "handler": False, "handler-traced": True, "snapstart": False}  # cold
 LATENCY = 0.100  # seconds D24 takes to answer in the bulk run
+CONCURRENCY = int(FUNCTION_ENV["BULK_CONCURRENCY"])
 
 
-def _runner() -> pyperf.Runner:
-    runner = pyperf.Runner(values=200, warmups=50, loops=1, processes=1, add_cmdline_args=_setup)
-    runner._program_args = ("-m", "local.bench")  # noqa: SLF001 - a module, not a script
+def _setup(command: list[str], args: Any) -> None:
+    command += ["--rounds", str(args.rounds), "--setup", args.setup]
+
+
+def _warm(runner: pyperf.Runner, args: Any, setup: dict[str, Any]) -> Any:
+    """A pyperf Benchmark per variant per round; in a worker, only the worker's own task runs."""
+    fast, rounds = {"values": args.values, "warmups": args.warmups}, {v: [] for v in warm.VARIANTS}
+    for round_, index in ((r, (r + k) % 4) for r in range(args.rounds) for k in range(4)):
+        variant, name = warm.VARIANTS[index], f"warm-{warm.VARIANTS[index]}-{round_}"
+        vars(args).update({"values": 5, "warmups": 3} if variant == "naive" else fast)
+        out = f"{setup['dir']}/{name}"
+        first = setup["first_id"] + (round_ * 4 + index) * setup["ids"]
+        time_func = warm.time_function(variant, setup, first, out)
+        try:
+            rounds[variant].append(runner.bench_time_func(name, time_func))
+        except RuntimeError:  # the worker failed: its stderr says why
+            sys.exit(Path(f"{out}.err").read_text() or "a pyperf worker failed")
+        if variant.startswith("handler") and not args.worker:
+            args.checks[name] = report.check_output(out, setup["ids"], traced=variant.endswith("d"))
+    vars(args).update(fast)
+    return rounds
+
+
+def _fresh(
+    arguments: list[str], setup: dict[str, Any], out: str, lines: str = "", traced: bool = False
+) -> Any:
+    """`python -m local.bench.fresh *arguments REPORT_FD` to its end, `lines` on its stdin, its
+    output to `out`.out and .err: the JSON it wrote on REPORT_FD, and the load it started at."""
+    read_fd, write_fd = os.pipe()
+    command = [sys.executable, "-m", "local.bench.fresh", *arguments, str(write_fd)]
+    env, load = environment(setup, tracing=traced, fresh=True), os.getloadavg()[0]
+    with open(f"{out}.out", "w") as stdout, open(f"{out}.err", "w") as stderr:
+        options = {"cwd": REPO, "env": env, "stdout": stdout, "stderr": stderr, "text": True}
+        try:
+            subprocess.run(command, input=lines, pass_fds=(write_fd,), check=True, **options)
+        finally:
+            os.close(write_fd)
+    with os.fdopen(read_fd) as found:
+        return json.load(found) | {"load": load}
+
+
+def _cold(args: Any, setup: dict[str, Any], first: int) -> Any:
+    """Cold starts in rotating order (the first round, untimed, warms the page cache), then the
+    memory runs (a cold start and `memory` warm invocations): their reports per variant."""
+    runs: dict[str, list[Any]] = {variant: [] for variant in TRACED}
+    order = [(v, 0) for r in range(args.cold_rounds + 1) for v in ([*TRACED] * 2)[r % 4 :][:4]]
+    memory = 10 if args.quick else 1000
+    order += [(variant, memory) for variant in ("handler", "handler-traced", "floor")]
+    for number, (variant, count) in enumerate(order):
+        lines = []
+        for cashout_id in range(first, first + count + 1):
+            ext, event = external_id(cashout_id), direct_event(cashout_id, external_id(cashout_id))
+            if variant != "floor":
+                event = api_rest_event(cashout_id, {"external_id": ext}, request_id=f"api-{ext}")
+            lines.append(json.dumps({"event": event, "trace": TRACED[variant] and trace_header()}))
+        out, first = f"{setup['dir']}/{variant}-{count}", first + count + 1
+        child = variant.removesuffix("-traced")
+        found = _fresh([child, str(count)], setup, out, "\n".join(lines) + "\n", TRACED[variant])
+        ok = variant == "floor" or report.check_output(out, count + 1, traced=TRACED[variant])
+        args.checks[f"{variant}-{count}"] = args.checks.get(f"{variant}-{count}", True) and ok
+        if number >= 4 or count:  # the first round only warmed the page cache
+            runs.setdefault(f"{variant} after {count} warm" if count else variant, []).append(found)
+    return runs
+
+
+def _bulk(setup: dict[str, Any], rounds: int, latency: float = 0.0, *floor: str) -> Any:
+    """A bulk run (local/bench/fresh.py) against services of its own, its output checked."""
+    with services((rounds + 1) * (2 * BATCH_SIZE + 1), latency) as address:
+        arguments = ["bulk", str(rounds), str(address["first_id"]), *floor]
+        found = _fresh(arguments, setup | address, out := f"{setup['dir']}/bulk{floor}")
+    ok = report.check_output(out, (rounds + 1) * BATCH_SIZE, caller="sqs")
+    return found | {"ok": ok}
+
+
+def _result(args: Any, rounds: dict[str, Any], cold: dict[str, Any], bulk: Any) -> dict[str, Any]:
+    """The sections of the table, the figures and their spread round by round."""
+    warm_benches = {v: report.merged(f"warm {v}", found) for v, found in rounds.items()}
+    cold_benches = {
+        variant: report.benchmark(
+            f"cold {variant}", [[r["total_ms"] / 1e3] for r in runs], [r["load"] for r in runs]
+        )
+        for variant, runs in cold.items()
+        if variant in TRACED
+    }
+    w, c = report.rows(warm_benches, 1e6), report.rows(cold_benches, 1e3)
+    for variant, row in c.items():
+        row["imports"] = statistics.median(run["import_ms"] for run in cold[variant])
+        row["1st call"] = statistics.median(run["first_ms"] for run in cold[variant])
+    rss = {key: runs[0]["rss_kb"] / 1024 for key, runs in cold.items() if " after " in key}
+    figures = {"warm_p50": w["handler"]["p50/floor"], "warm_p99": w["handler"]["p99/floor"]}
+    figures["naive_speedup"] = w["naive"]["p50"] / w["handler"]["p50"]
+    figures["warm_traced_p50"] = w["handler-traced"]["p50/floor"]
+    figures["tracing_warm_extra_us"] = w["handler-traced"]["p50"] - w["handler"]["p50"]
+    figures["cold"] = c["handler"]["p50/floor"]
+    figures["cold_traced"] = c["handler-traced"]["p50/floor"]
+    figures["tracing_cold_extra_ms"] = c["handler-traced"]["p50"] - c["handler"]["p50"]
+    figures["peak_rss_mb"] = max(list(rss.values())[:2])
+    pairs = zip(rounds["handler"], rounds["floor"], strict=True)
+    per_round = {
+        "warm_p50": report.spread(
+            [h.median() / f.median() for h, f in pairs], warm_benches.values()
+        )
+    }
+    pairs = zip(cold["handler"], cold["floor"], strict=True)
+    per_round["cold"] = report.spread(
+        [h["total_ms"] / f["total_ms"] for h, f in pairs], cold_benches.values()
+    )
+    sections = {"Warm: one cancel per invocation, us": w}
+    sections["Cold start to the first answer, ms (SnapStart: after_restore and 1st call)"] = c
+    if bulk:
+        run, memory = bulk
+        walls = {
+            "floor: B cancels on C sessions, 1 PutEvents": [sum(took) for took in run["floor"]],
+            "handler: SQS batch, results published": [took[0] for took in run["sqs"]],
+            "direct invoke": [took[0] for took in run["direct"]],
+            "the floor's PutEvents (10 entries)": [took[1] for took in run["floor"]],
+        }
+        benches = {k: report.benchmark(k, [[w] for w in v], run["loads"]) for k, v in walls.items()}
+        title = f"Bulk: batches of {BATCH_SIZE}, D24 answering in {LATENCY * 1e3:.0f} ms; ms"
+        sections[title] = report.rows(benches, 1e3)
+        floor_s, handler_s = (statistics.mean(w) for w in list(walls.values())[:2])
+        cpu, direct = (statistics.mean(t[1] for t in run[k]) for k in ("sqs", "direct"))
+        figures |= {"bulk_throughput": floor_s / handler_s, "bulk_cpu": cpu / BATCH_SIZE / direct}
+        figures["bulk_ideal"] = -(-BATCH_SIZE // CONCURRENCY) * LATENCY / handler_s
+        figures |= {
+            "bulk_msgs_per_s": BATCH_SIZE / handler_s,
+            "bulk_cpu_ms": cpu / BATCH_SIZE * 1e3,
+        }
+        figures |= {"direct_cpu_ms": direct * 1e3, "bulk_peak_rss_mb": memory["rss_kb"] / 1024}
+        rss[f"bulk after {(len(memory['sqs']) + 1) * BATCH_SIZE} messages"] = (
+            memory["rss_kb"] / 1024
+        )
+        rss["bulk after the throughput run"] = run["rss_kb"] / 1024
+        pairs = zip(*list(walls.values())[:2], strict=True)
+        per_round["bulk_throughput"] = report.spread([f / h for f, h in pairs], benches.values())
+        args.checks |= {"bulk": run["ok"], "bulk-memory": memory["ok"]}
+    sections["Peak RSS (VmHWM) of a fresh process, MB"] = {k: {"MB": mb} for k, mb in rss.items()}
+    figures = {name: round(value, 3) for name, value in figures.items()}
+    suite = [*warm_benches.values(), *cold_benches.values()]
+    return {"sections": sections, "figures": figures, "per_round": per_round, "suite": suite}
+
+
+def main() -> int:
+    """Run everything, print the table and the JSON line; see the module docstring."""
+    runner = pyperf.Runner(values=200, warmups=50, loops=1, processes=1, add_cmdline_args=_setup,
+                           program_args=("-m", "local.bench"))  # fmt: skip
     add = runner.argparser.add_argument
     add("--rounds", type=int, default=20, help="warm rounds: a worker per variant each")
     add("--cold-rounds", type=int, default=20, help="fresh processes per cold variant")
@@ -52,251 +190,49 @@ def _runner() -> pyperf.Runner:
     add("--src", type=Path, default=Path(REPO, "src"), help="the function's code to measure")
     add("--quick", action="store_true", help="a wiring check: tiny counts, noisy numbers")
     add("--strict", action="store_true", help="exit 1 when a target is missed")
-    add("--setup", help=argparse.SUPPRESS)  # to the workers: services, code, files, cashouts
+    add("--setup", default="{}", help="(for the workers: the services, code and files)")
     runner.argparser.set_defaults(affinity="0", quiet=True)  # the services run on CPU 1
-    return runner
-
-
-def _setup(command: list[str], args: argparse.Namespace) -> None:
-    command += ["--rounds", str(args.rounds), "--setup", args.setup]
-
-
-def _warm(runner: pyperf.Runner, args: argparse.Namespace) -> dict[str, list[Any]]:
-    """Per variant, a Benchmark per round; in a worker, only the worker's own task runs."""
-    setup, fast = json.loads(args.setup), {"values": args.values, "warmups": args.warmups}
-    rounds: dict[str, list[Any]] = {variant: [] for variant in warm.VARIANTS}
-    for round_, shift in ((r, k) for r in range(args.rounds) for k in range(4)):
-        index = (round_ + shift) % 4  # no variant always follows the same one
-        variant, name = warm.VARIANTS[index], f"warm-{warm.VARIANTS[index]}-{round_}"
-        vars(args).update({"values": 5, "warmups": 3} if variant == "naive" else fast)
-        first = setup["first_cashout_id"] + (round_ * 4 + index) * setup["per_worker"]
-        time_func = warm.time_function(variant, setup, first, f"{setup['workdir']}/{name}")
-        try:
-            rounds[variant].append(runner.bench_time_func(name, time_func))
-        except RuntimeError:  # the worker failed: its stderr says why
-            sys.stderr.write(Path(f"{setup['workdir']}/{name}.err").read_text())
-            raise
-    vars(args).update(fast)
-    return rounds
-
-
-def _child(
-    module: str, arguments: list[str], env: dict[str, str], out: str, lines: str = ""
-) -> Any:
-    """`python -m module *arguments REPORT_FD` to its end, `lines` on its stdin, its output to
-    `out`.out and .err: the JSON it wrote on REPORT_FD."""
-    read_fd, write_fd = os.pipe()
-    with open(f"{out}.out", "w") as stdout, open(f"{out}.err", "w") as stderr:
-        command = [sys.executable, "-m", module, *arguments, str(write_fd)]
-        options = {"cwd": REPO, "env": env, "stdout": stdout, "stderr": stderr, "text": True}
-        try:
-            subprocess.run(command, input=lines, pass_fds=(write_fd,), check=True, **options)
-        finally:
-            os.close(write_fd)
-    with os.fdopen(read_fd) as found:
-        return json.load(found)
-
-
-def _cold(variant: str, first: int, warm_count: int, setup: dict[str, Any]) -> tuple[Any, bool]:
-    """A fresh process of a cold variant: its report; whether its output passed the check."""
-    child, tracing = COLD[variant]
-    lines = []
-    for cashout_id in range(first, first + warm_count + 1):
-        ext, trace = external_id(cashout_id), tracing and trace_header()
-        event = api_rest_event(cashout_id, {"external_id": ext}, request_id=f"api-{cashout_id}")
-        event = direct_event(cashout_id, ext) if child == "floor" else event
-        lines.append(json.dumps({"event": event, "trace": trace}) + "\n")
-    env, out = process_environment(setup, tracing=tracing), f"{setup['workdir']}/{variant}"
-    found = _child("local.bench.cold", [child, str(warm_count)], env, out, "".join(lines))
-    return found, child == "floor" or report.check_output(out, warm_count + 1, traced=tracing)
-
-
-def _bulk(rounds: int, latency: float, setup: dict[str, Any], *floor: str) -> tuple[Any, bool]:
-    """A bulk worker (local/bench/bulk.py) on services of its own: its report and its check."""
-    with services((rounds + 1) * (2 * BATCH_SIZE + 1), latency) as address:
-        env, out = process_environment(setup | address), f"{setup['workdir']}/bulk{len(floor)}"
-        arguments = [str(rounds), str(address["first_cashout_id"]), *floor]
-        found = _child("local.bench.bulk", arguments, env, out)
-    ok = report.check_output(out, (rounds + 1) * BATCH_SIZE, caller="sqs")
-    return found, ok and not found["problems"]
-
-
-def _measure(runner: pyperf.Runner, args: argparse.Namespace, setup: dict[str, Any]) -> Any:
-    """Every phase: the sections of the table, the figures and their spread, the checks."""
-    memory = 10 if args.quick else 1000
-    cold_first = setup["first_cashout_id"] + 4 * args.rounds * setup["per_worker"]
-    with contextlib.redirect_stdout(sys.stderr):  # pyperf's lines are progress
-        rounds = _warm(runner, args)
-    checks = {
-        f"warm-{variant}-{round_}": report.check_output(
-            f"{setup['workdir']}/warm-{variant}-{round_}", setup["per_worker"], traced=traced
-        )
-        for variant, traced in (("handler", False), ("handler-traced", True))
-        for round_ in range(args.rounds)
-    }
-    print("cold starts ...", file=sys.stderr, flush=True)
-    cold: dict[str, list[Any]] = {variant: [] for variant in COLD}
-    names = [*COLD]
-    order = [names[r % 4 :] + names[: r % 4] for r in range(args.cold_rounds + 1)]  # rotating
-    for number, variant in enumerate(sum(order, [])):  # the first round warms the page cache
-        load = os.getloadavg()[0]
-        found, checks[f"cold-{variant}"] = _cold(variant, cold_first + number, 0, setup)
-        cold[variant] += [found | {"load": load}] if number >= len(COLD) else []
-    first, rss = cold_first + len(COLD) * (args.cold_rounds + 1), {}
-    for number, variant in enumerate(("handler", "handler-traced", "floor")):
-        found, checks[f"memory-{variant}"] = _cold(
-            variant, first + number * (memory + 1), memory, setup
-        )
-        rss[f"{variant}, {memory} warm invocations"] = found["rss_kb"] / 1024
-    warm_benches = {
-        variant: report.benchmark(
-            f"warm {variant}",
-            [run.values for bench in benches for run in bench.get_runs()],
-            [run.get_metadata()["load_avg_1min"] for bench in benches for run in bench.get_runs()],
-        )
-        for variant, benches in rounds.items()
-    }
-    cold_benches = {
-        variant: report.benchmark(
-            f"cold {variant}", [[r["total_ms"] / 1e3] for r in runs], [r["load"] for r in runs]
-        )
-        for variant, runs in cold.items()
-    }
-    warm_rows, cold_rows = report.rows(warm_benches, 1e6), report.rows(cold_benches, 1e3)
-    for variant, row in cold_rows.items():
-        row["imports"] = statistics.median(run["import_ms"] for run in cold[variant])
-        row["1st call"] = statistics.median(run["first_ms"] for run in cold[variant])
-    figures = {
-        "warm_p50": warm_rows["handler"]["p50/floor"],
-        "warm_p99": warm_rows["handler"]["p99/floor"],
-        "naive_speedup": warm_rows["naive"]["p50"] / warm_rows["handler"]["p50"],
-        "warm_traced_p50": warm_rows["handler-traced"]["p50/floor"],
-        "tracing_warm_extra_us": warm_rows["handler-traced"]["p50"] - warm_rows["handler"]["p50"],
-        "cold": cold_rows["handler"]["p50/floor"],
-        "cold_traced": cold_rows["handler-traced"]["p50/floor"],
-        "tracing_cold_extra_ms": cold_rows["handler-traced"]["p50"] - cold_rows["handler"]["p50"],
-        "peak_rss_mb": max(list(rss.values())[:2]),
-    }
-    per_round = {
-        "warm_p50": report.spread(
-            [
-                h.median() / f.median()
-                for h, f in zip(rounds["handler"], rounds["floor"], strict=True)
-            ],
-            report.loads(list(warm_benches.values())),
-        ),
-        "cold": report.spread(
-            [
-                h["total_ms"] / f["total_ms"]
-                for h, f in zip(cold["handler"], cold["floor"], strict=True)
-            ],
-            report.loads(list(cold_benches.values())),
-        ),
-    }
-    sections = {"Warm: one cancel per invocation, us": warm_rows}
-    sections["Cold start to the first answer, ms (SnapStart: after_restore + 1st call)"] = cold_rows
-    if args.bulk_messages:
-        print("bulk ...", file=sys.stderr, flush=True)
-        load = [round(os.getloadavg()[0], 2)]
-        run, checks["bulk"] = _bulk(
-            math.ceil(args.bulk_messages / BATCH_SIZE), LATENCY, setup, "--floor"
-        )
-        memory_run, checks["bulk-memory"] = _bulk(10 if args.quick else 624, 0.0, setup)
-        load.append(round(os.getloadavg()[0], 2))
-        rss[f"bulk, {(len(memory_run['sqs']) + 1) * BATCH_SIZE} messages"] = (
-            memory_run["rss_kb"] / 1024
-        )
-        rss["bulk, after the throughput run"] = run["rss_kb"] / 1024
-        walls = {
-            "floor: B cancels on C sessions + 1 PutEvents": [sum(t) for t in run["floor"]],
-            "handler: the SQS batch, results published": [t[0] for t in run["sqs"]],
-            "direct invoke": [t[0] for t in run["direct"]],
-            "the floor's PutEvents (10 entries)": [t[1] for t in run["floor"]],
-        }
-        benches = {
-            k: report.benchmark(k, [[w] for w in v], load[:1] * len(v)) for k, v in walls.items()
-        }
-        sections[
-            f"Bulk: batches of {BATCH_SIZE}, L {LATENCY * 1e3:.0f} ms, C {CONCURRENCY}; ms"
-        ] = report.rows(benches, 1e3)
-        handler_s, floor_s = (sum(w) / len(w) for w in list(walls.values())[1::-1])
-        cpu = [
-            sum(t[1] for t in run["sqs"]) / BATCH_SIZE / len(run["sqs"]),
-            statistics.mean(t[1] for t in run["direct"]),
-        ]
-        figures |= {
-            "bulk_throughput": floor_s / handler_s,
-            "bulk_ideal": math.ceil(BATCH_SIZE / CONCURRENCY) * LATENCY / handler_s,
-            "bulk_messages_per_s": BATCH_SIZE / handler_s,
-            "bulk_cpu": cpu[0] / cpu[1],
-            "bulk_cpu_ms_per_message": cpu[0] * 1e3,
-            "direct_cpu_ms": cpu[1] * 1e3,
-            "bulk_peak_rss_mb": memory_run["rss_kb"] / 1024,
-        }
-        ratios = [f / h for f, h in zip(*list(walls.values())[:2], strict=True)]
-        per_round["bulk_throughput"] = report.spread(ratios, load)
-    sections["Peak RSS (VmHWM) of a fresh process, MB"] = {k: {"MB": v} for k, v in rss.items()}
-    suite = [*warm_benches.values(), *cold_benches.values()]
-    return sections, figures, per_round, checks, suite
-
-
-def main() -> int:
-    """Run everything, print the table and the JSON line; see the module docstring."""
-    runner = _runner()
     args = runner.parse_args()
+    args.checks, setup = {}, json.loads(args.setup)
     if args.worker:
-        _warm(runner, args)
+        _warm(runner, args, setup)
         return 0
     if args.quick:
-        args.rounds, args.values, args.warmups, args.cold_rounds, args.bulk_messages = (
-            1,
-            10,
-            3,
-            1,
-            32,
-        )
-    started, load, sink = (
-        time.perf_counter(),
-        os.getloadavg()[0],
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
-    )
-    sink.bind(("127.0.0.1", 0))  # the X-Ray daemon's address: segments are sent, then dropped
-    save_to, args.output = args.output, None  # pyperf would save each round; we save the suite
-    cashouts = 4 * args.rounds * (args.values + args.warmups) + 4 * (args.cold_rounds + 1) + 3100
-    with tempfile.TemporaryDirectory(prefix="bench-") as workdir, services(cashouts) as address:
-        setup = address | {
-            "src": str(args.src.resolve()),
-            "workdir": workdir,
-            "xray_port": sink.getsockname()[1],
-        }
-        setup["per_worker"] = args.values + args.warmups
-        args.setup = json.dumps(setup)
-        sections, figures, per_round, checks, suite = _measure(runner, args, setup)
+        args.rounds, args.values, args.warmups, args.cold_rounds = 1, 10, 3, 1
+        args.bulk_messages = min(args.bulk_messages, 32)
+    started, load, save_to, args.output = time.perf_counter(), os.getloadavg()[0], args.output, None
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # X-Ray's daemon: segments dropped
+    sink.bind(("127.0.0.1", 0))
+    src, ids = str(args.src.resolve()), args.values + args.warmups
+    cashouts = 4 * args.rounds * ids + 4 * args.cold_rounds + 3100
+    with tempfile.TemporaryDirectory() as workdir, services(cashouts) as address:
+        setup = address | {"src": src, "dir": workdir, "xray_port": sink.getsockname()[1]}
+        args.setup = json.dumps(setup | {"ids": ids})
+        with contextlib.redirect_stdout(sys.stderr):  # pyperf's lines are progress
+            rounds = _warm(runner, args, json.loads(args.setup))
+        cold = _cold(args, setup, address["first_id"] + 4 * args.rounds * ids)
+        bulk_rounds, memory_rounds = -(-args.bulk_messages // BATCH_SIZE), 10 if args.quick else 624
+        if bulk_rounds:
+            bulk = _bulk(setup, bulk_rounds, LATENCY, "--floor"), _bulk(setup, memory_rounds)
+    result = _result(args, rounds, cold, bulk if bulk_rounds else ())
     if save_to:
-        pyperf.BenchmarkSuite(suite).dump(save_to)
-    git = subprocess.run(
-        ["git", "-C", setup["src"], "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    facts = pyperf.Run([1.0]).get_metadata()  # pyperf's facts about this machine
-    result = {
+        pyperf.BenchmarkSuite(result["suite"]).dump(save_to)
+    facts, git = pyperf.Run([1.0]).get_metadata(), ["git", "-C", src, "describe", "--dirty"]
+    result |= {
         "date": datetime.datetime.now().isoformat(timespec="minutes"),
-        "git": git.stdout.strip(),
-        "src": setup["src"],
-        "machine": {
-            key: facts.get(key) for key in ("cpu_model_name", "cpu_count", "python_version")
-        },
+        "git": subprocess.run(
+            [*git, "--always"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+        "src": src,
+        "machine": {k: facts.get(k) for k in ("cpu_model_name", "cpu_count", "python_version")},
         "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
         "elapsed_s": round(time.perf_counter() - started),
-        "sections": sections,
-        "figures": {name: round(value, 3) for name, value in figures.items()},
-        "per_round": per_round,
-        "targets": report.targets(figures),
-        "checks": checks,
+        "targets": report.targets(result.pop("suite") and result["figures"]),
+        "checks": args.checks,
     }
-    result["pass"] = all(checks.values()) and all(t["pass"] for t in result["targets"].values())
+    result["pass"] = all(args.checks.values()) and all(
+        t["pass"] for t in result["targets"].values()
+    )
     print(report.table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 1 if args.strict and not result["pass"] else 0

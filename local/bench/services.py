@@ -1,7 +1,6 @@
-"""The benchmark's upstreams, in a process of their own so that their work never competes with
-the measured process's for one interpreter lock: the D24 sandbox with pending cashouts, and moto
-with the secret (Secrets Manager) and a results bus (EventBridge). And the function's environment
-as Lambda sets it (template.yaml), pointed at them.
+"""The benchmark's upstreams in a process of their own, so that their work never competes with
+the measured process for one interpreter lock: the D24 sandbox with pending cashouts, and moto
+with the secret and a results bus. And the function's environment (template.yaml) pointing at them.
 
     python -m local.bench.services CASHOUTS LATENCY   # prints its addresses, serves until EOF
 """
@@ -34,40 +33,26 @@ def external_id(cashout_id: int) -> str:
 def trace_header() -> str:
     """A sampled `_X_AMZN_TRACE_ID`, new per invocation as Lambda sets it."""
     bits = random.getrandbits(160)
-    root = f"1-{int(time.time()):08x}-{bits >> 64:024x}"
-    return f"Root={root};Parent={bits & (2**64 - 1):016x};Sampled=1"
+    return f"Root=1-{int(time.time()):08x}-{bits >> 64:024x};Parent={bits % 2**64:016x};Sampled=1"
 
 
-def lambda_variables(setup: dict[str, Any], *, tracing: bool = False) -> dict[str, str]:
-    """The function's variables; tracing off as a deployment sets it (POWERTOOLS_TRACE_DISABLED)."""
-    env = FUNCTION_ENV | {
-        "LAMBDA_TASK_ROOT": setup["src"],
-        "AWS_LAMBDA_FUNCTION_NAME": LambdaContext.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(LambdaContext.memory_limit_in_mb),
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_ENDPOINT_URL": setup["aws_endpoint_url"],
-        "D24_SECRET_ID": SECRET_ID,
-        "D24_BASE_URL": setup["d24_base_url"],
-        "RESULTS_EVENT_BUS": BUS,
-        "POWERTOOLS_METRICS_NAMESPACE": "CashoutCancel",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-    }
+def environment(setup: dict[str, Any], *, tracing: bool = False, fresh: bool = False) -> Any:
+    """The function's variables pointing at the services (tracing off as a deployment sets it);
+    `fresh`: a new process's whole environment, this one's without AWS or Lambda variables."""
+    skip = ("AWS_", "POWERTOOLS_", "D24_", "_X_AMZN", "LAMBDA_")
+    env = {key: value for key, value in os.environ.items() if fresh and not key.startswith(skip)}
+    env |= {"PYTHONPATH": os.pathsep.join([setup["src"], REPO])} if fresh else {}
+    env |= FUNCTION_ENV | {"LAMBDA_TASK_ROOT": setup["src"], "RESULTS_EVENT_BUS": BUS}
+    env |= {"AWS_LAMBDA_FUNCTION_NAME": LambdaContext.function_name, "AWS_REGION": REGION}
+    env |= {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(LambdaContext.memory_limit_in_mb)}
+    env |= {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    env |= {"AWS_ENDPOINT_URL": setup["aws_endpoint_url"], "AWS_DEFAULT_REGION": REGION}
+    env |= {"D24_SECRET_ID": SECRET_ID, "D24_BASE_URL": setup["d24_base_url"]}
+    env |= {"POWERTOOLS_METRICS_NAMESPACE": "CashoutCancel", "POWERTOOLS_LOG_LEVEL": "INFO"}
     if not tracing:
         return env | {"POWERTOOLS_TRACE_DISABLED": "true"}
     daemon = f"127.0.0.1:{setup['xray_port']}"
     return env | {"AWS_XRAY_DAEMON_ADDRESS": daemon, "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}
-
-
-def process_environment(setup: dict[str, Any], *, tracing: bool = False) -> dict[str, str]:
-    """A fresh process's environment: this one's without AWS or Lambda variables, the function's
-    variables, and its code first on the path."""
-    skip = ("AWS_", "POWERTOOLS_", "D24_", "_X_AMZN", "LAMBDA_")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(skip)}
-    env["PYTHONPATH"] = os.pathsep.join([setup["src"], REPO])
-    return env | lambda_variables(setup, tracing=tracing)
 
 
 def main() -> int:
@@ -88,14 +73,14 @@ def main() -> int:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     endpoint = "http://{}:{}".format(*moto.get_host_and_port())
-    aws = {"region_name": REGION, "endpoint_url": endpoint}
-    aws |= {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+    aws = {"region_name": REGION, "endpoint_url": endpoint, "aws_access_key_id": "bench"}
+    aws["aws_secret_access_key"] = "bench"
     secret = json.dumps(d24.credentials)
     boto3.client("secretsmanager", **aws).create_secret(Name=SECRET_ID, SecretString=secret)
     boto3.client("events", **aws).create_event_bus(Name=BUS)  # no rule: routing is not ours
     gc.freeze()  # the cashouts live as long as the process: full collections skip them
     address = {"d24_base_url": d24.base_url, "aws_endpoint_url": endpoint}
-    print(json.dumps(address | {"first_cashout_id": FIRST_ID}), flush=True)
+    print(json.dumps(address | {"first_id": FIRST_ID}), flush=True)
     sys.stdin.read()
     moto.stop()
     d24.stop()
@@ -108,11 +93,10 @@ def services(cashouts: int, latency: float = 0.0) -> Iterator[dict[str, Any]]:
     command = [sys.executable, "-m", "local.bench.services", str(cashouts), str(latency)]
     pipe = subprocess.PIPE
     with subprocess.Popen(command, cwd=REPO, stdin=pipe, stdout=pipe, text=True) as process:
-        assert process.stdin is not None and process.stdout is not None
         try:
-            yield json.loads(process.stdout.readline() or '{"error": "no services"}')
+            yield json.loads(process.stdout.readline())  # type: ignore[union-attr]
         finally:
-            process.stdin.close()
+            process.stdin.close()  # type: ignore[union-attr]
 
 
 if __name__ == "__main__":

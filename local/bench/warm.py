@@ -8,7 +8,6 @@ trace header are built before the clock starts: that is Lambda's work.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any
 from local.events import api_rest_event
 from local.lambda_context import LambdaContext
 
-from .services import external_id, lambda_variables, trace_header
+from .services import environment, external_id, trace_header
 
 VARIANTS = ("floor", "handler", "handler-traced", "naive")
 
@@ -30,8 +29,7 @@ def time_function(variant: str, setup: dict[str, Any], first_id: int, out: str) 
 
     def time_cancels(loops: int) -> float:
         if not built:
-            traced = variant == "handler-traced"
-            os.environ.update(lambda_variables(setup, tracing=traced))
+            os.environ.update(environment(setup, tracing=variant == "handler-traced"))
             sys.path.insert(0, setup["src"])
             for fd, path in ((1, f"{out}.out"), (2, f"{out}.err")):
                 os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
@@ -43,12 +41,9 @@ def time_function(variant: str, setup: dict[str, Any], first_id: int, out: str) 
 
 
 def _floor() -> Callable[[int], float]:
-    import boto3
-
     from .floor import Floor
 
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
-    floor = Floor(os.environ["D24_BASE_URL"], json.loads(secret["SecretString"]))
+    floor = Floor()
 
     def invoke(cashout_id: int) -> float:
         started = time.perf_counter()
