@@ -1,18 +1,10 @@
-"""The fresh processes the benchmark starts, each writing its report (JSON) on REPORT_FD and the
-function's stdout line by line, flushed as Lambda's runtime does.
+"""The fresh processes the benchmark starts; each times itself and writes a JSON report.
 
     python -m local.bench.fresh {floor,handler,snapstart} WARM REPORT_FD < a line per invocation
     python -m local.bench.fresh bulk ROUNDS FIRST_ID [--floor] REPORT_FD
 
-A cold start's clock starts once the harness is ready (json, os, sys and time loaded, and the
-event read, as in Lambda's runtime) and stops at the first answer: the process times itself, so
-no variant pays for the interpreter's start or teardown. WARM more invocations follow, then the
-peak RSS (VmHWM). A variant imports what it needs and returns (serve, when a SnapStart restore
-begins or None). The bulk run: after a warm-up round, untimed, each round is one SQS batch of B
-messages through the handler; with --floor also a direct invoke (CPU per message compared) and,
-in alternating order with the batch, the floor: B bare signed cancels on C threads, a keep-alive
-session each, then one PutEvents of ten entries (the most a call carries). Wall time is
-`perf_counter` around each call, as Lambda bills it; CPU time, `process_time` (all threads).
+A cold start is clocked from a ready harness (json, os, sys, time loaded and the event read, as
+in Lambda's runtime) to the first answer: no variant pays for the interpreter's start or teardown.
 """
 
 from __future__ import annotations
@@ -29,80 +21,91 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    Serve = Callable[[dict[str, Any]], Any]
+    Serve = Callable[[dict[str, Any]], list[float]]
 
 BATCH_SIZE = 16
 
 
-def floor() -> tuple[Serve, float | None]:
+def floor() -> Serve:
     """boto3 and requests imported; the first call makes the client, reads the secret, cancels."""
-    from local.bench.floor import Floor
+    from local.bench.floor import Floor, credentials
 
     made: list[Floor] = []
 
-    def serve(line: dict[str, Any]) -> None:
-        made[:] = made or [Floor()]
+    def serve(line: dict[str, Any]) -> list[float]:
+        made[:] = made or [Floor(credentials())]
+        wall, cpu = time.perf_counter(), time.process_time()
         made[0].cancel(**line["event"])
+        return [time.perf_counter() - wall, time.process_time() - cpu]
 
-    return serve, None
-
-
-def handler() -> tuple[Serve, float | None]:
-    """The handler imported; tracing as the environment says."""
-    from cashout_cancel.handler import lambda_handler
-
-    return _invoking(lambda_handler), None
+    return serve
 
 
-def snapstart() -> tuple[Serve, float | None]:
-    """Imports and the before-snapshot hook are in the snapshot; the restore starts the clock."""
+def handler(naive: bool = False) -> Serve:
+    """The handler, or the naive one (local/bench/floor.py); tracing as the environment says."""
+    if naive:
+        from local.bench.floor import lambda_handler
+    else:
+        from cashout_cancel.handler import lambda_handler
+    return _invoking(lambda_handler)
+
+
+def snapstart() -> Serve:
+    """Imports and the before-snapshot hook (in the snapshot); the first call restores first."""
     from cashout_cancel import snapstart as hooks
     from cashout_cancel.handler import lambda_handler
 
     hooks.before_snapshot()
-    restored = time.perf_counter()
-    hooks.after_restore()
-    return _invoking(lambda_handler), restored
+    serve = _invoking(lambda_handler)
+
+    def restore_then_serve(line: dict[str, Any]) -> list[float]:  # served once: WARM is 0
+        hooks.after_restore()
+        return serve(line)
+
+    return restore_then_serve
 
 
 def _invoking(lambda_handler: Callable[[Any, Any], Any]) -> Serve:
     def serve(line: dict[str, Any]) -> list[float]:
         if line.get("trace"):
             os.environ["_X_AMZN_TRACE_ID"] = line["trace"]  # Lambda sets one per invocation
+        context = LambdaContext()
         wall, cpu = time.perf_counter(), time.process_time()
-        answer = lambda_handler(line["event"], LambdaContext())
-        if (
-            answer.get("statusCode", 200) != 200
-            or answer.get("outcome", "CANCELLED") != "CANCELLED"
-        ):
+        answer = lambda_handler(line["event"], context)
+        took = [time.perf_counter() - wall, time.process_time() - cpu]
+        body = answer.get("body") or json.dumps(answer)
+        if answer != {"batchItemFailures": []} and '"CANCELLED"' not in body:
             raise RuntimeError(f"the handler did not cancel: {answer}")
-        if answer.get("batchItemFailures"):
-            raise RuntimeError(f"the batch failed: {answer}")
-        return [time.perf_counter() - wall, time.process_time() - cpu]
+        return took
 
     return serve
 
 
+VARIANTS = {"floor": floor, "handler": handler, "snapstart": snapstart}
+VARIANTS["naive"] = lambda: handler(naive=True)
+
+
 def bulk(rounds: int, first_id: int, with_floor: bool) -> dict[str, Any]:
-    """The bulk rounds: seconds per call, and the load average after each round."""
+    """Rounds of an SQS batch, a direct invoke and the floor's batch: seconds of wall and CPU."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     import boto3
 
-    from local.bench.floor import Floor
-    from local.bench.services import external_id
-    from local.events import direct_event, sqs_event
+    from local.bench.floor import Floor, credentials
+    from local.bench.services import invocation
+    from local.events import sqs_event
 
-    serve, ids, local = handler()[0], iter(range(first_id, sys.maxsize)), threading.local()
+    serve, ids, local = handler(), iter(range(first_id, sys.maxsize)), threading.local()
+    secret = credentials()
     pool, events = ThreadPoolExecutor(int(os.environ["BULK_CONCURRENCY"])), boto3.client("events")
     detail = json.dumps({"outcome": "CANCELLED", "statusCode": 200, "caller": "sqs"})
     entry = {"Source": "cashout-cancel", "DetailType": "Cashout Cancel Completed", "Detail": detail}
-    entries = [entry | {"EventBusName": os.environ["RESULTS_EVENT_BUS"]}] * 10
+    entries: list[Any] = [entry | {"EventBusName": os.environ["RESULTS_EVENT_BUS"]}] * 10
 
-    def cancel(cashout_id: int) -> int:
-        local.floor = getattr(local, "floor", None) or Floor()  # a session per thread
-        return local.floor.cancel(cashout_id, external_id(cashout_id))
+    def cancel(cashout_id: int) -> Any:
+        local.floor = getattr(local, "floor", None) or Floor(secret)  # a session per thread
+        return local.floor.cancel(**invocation("floor", cashout_id)["event"])
 
     def floor_batch() -> list[float]:
         started = time.perf_counter()
@@ -112,7 +115,7 @@ def bulk(rounds: int, first_id: int, with_floor: bool) -> dict[str, Any]:
         return [cancelled - started, time.perf_counter() - cancelled]
 
     def sqs() -> list[float]:
-        messages = [direct_event(i, external_id(i)) for i in [next(ids) for _ in range(BATCH_SIZE)]]
+        messages = [invocation("floor", next(ids))["event"] for _ in range(BATCH_SIZE)]
         return serve({"event": sqs_event(*messages)})
 
     report: dict[str, Any] = {"sqs": [], "direct": [], "floor": [], "loads": []}
@@ -120,7 +123,7 @@ def bulk(rounds: int, first_id: int, with_floor: bool) -> dict[str, Any]:
         steps = (["sqs", "floor"][:: 1 if round_ % 2 else -1]) if with_floor else ["sqs"]
         took = {step: sqs() if step == "sqs" else floor_batch() for step in steps}
         if with_floor:
-            took["direct"] = serve({"event": direct_event(i := next(ids), external_id(i))})
+            took["direct"] = serve(invocation("floor", next(ids)))
         for key, value in (took | {"loads": os.getloadavg()[0]}).items() if round_ >= 0 else ():
             report[key].append(value)
     return report
@@ -136,14 +139,13 @@ def main() -> int:
     else:
         first = json.loads(sys.stdin.readline())
         started = time.perf_counter()
-        serve, restored = {"floor": floor, "handler": handler, "snapstart": snapstart}[variant]()
+        serve = VARIANTS[variant]()
         imported = time.perf_counter()
         serve(first)
         served = time.perf_counter()
         for _ in range(int(sys.argv[2])):
             serve(json.loads(sys.stdin.readline()))
         report = {"import_ms": (imported - started) * 1e3, "first_ms": (served - imported) * 1e3}
-        report["total_ms"] = (served - (restored or started)) * 1e3
     with open("/proc/self/status") as status:
         report["rss_kb"] = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
     with os.fdopen(report_fd, "w") as out:

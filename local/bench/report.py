@@ -22,16 +22,11 @@ TARGETS = {  # figure: (text, limit, at most)
 }
 
 
-def benchmark(name: str, runs: Iterable[Any], loads: Iterable[float]) -> Any:
+def benchmark(name: str, runs: Sequence[Sequence[float]], loads: Sequence[float]) -> Any:
     """A pyperf Benchmark of seconds: a run per process, with the load average it started at."""
-    meta = {"name": name, "unit": "second"}
-    metadata = [meta | {"load_avg_1min": load} for load in loads]
-    return pyperf.Benchmark(
-        [
-            pyperf.Run(v, metadata=m, collect_metadata=False)
-            for v, m in zip(runs, metadata, strict=True)
-        ]
-    )
+    meta = [{"name": name, "unit": "second", "load_avg_1min": load} for load in loads]
+    made = zip(runs, meta, strict=True)
+    return pyperf.Benchmark([pyperf.Run(v, metadata=m, collect_metadata=False) for v, m in made])
 
 
 def merged(name: str, benches: Iterable[Any]) -> Any:
@@ -42,11 +37,9 @@ def merged(name: str, benches: Iterable[Any]) -> Any:
     )
 
 
-def rows(benches: Mapping[str, Any], scale: float) -> dict[str, dict[str, Any]]:
-    """Per Benchmark p50, p99 and n (seconds times `scale`), and both against the first one's."""
-    found = {
-        k: {"p50": b.median() * scale, "p99": b.percentile(99) * scale} for k, b in benches.items()
-    }
+def rows(benches: Mapping[str, Any], x: float) -> dict[str, dict[str, Any]]:
+    """Per Benchmark p50, p99 and n (seconds times `x`), and both against the first one's."""
+    found = {k: {"p50": b.median() * x, "p99": b.percentile(99) * x} for k, b in benches.items()}
     floor = next(iter(found.values()))
     for row, bench in zip(found.values(), benches.values(), strict=True):
         row |= {"n": len(bench.get_values()), "p50/floor": row["p50"] / floor["p50"]}
@@ -55,24 +48,18 @@ def rows(benches: Mapping[str, Any], scale: float) -> dict[str, dict[str, Any]]:
 
 
 def spread(ratios: Sequence[float], benches: Iterable[Any]) -> dict[str, Any]:
-    """A ratio round by round (each round's variants back to back), with the lowest and highest
-    load average the runs started at: how much of the ratio is noise."""
-    q1, median, q3 = statistics.quantiles(
-        [*ratios] * (1 + (len(ratios) < 2)), n=4, method="inclusive"
-    )
+    """A ratio's spread round by round (each round's variants run back to back), and the load."""
+    samples = [*ratios] * (1 + (len(ratios) < 2))  # quantiles needs two
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
     loads = [run.get_metadata()["load_avg_1min"] for bench in benches for run in bench.get_runs()]
     found = {"median": median, "q1": q1, "q3": q3, "min": min(ratios), "max": max(ratios)}
-    return {k: round(v, 3) for k, v in found.items()} | {
-        "load": [round(min(loads), 2), round(max(loads), 2)]
-    }
+    found = {key: round(value, 3) for key, value in found.items()}
+    return found | {"load": [round(min(loads), 2), round(max(loads), 2)]}
 
 
-def check_output(
-    out: str, count: int, *, traced: bool = False, caller: str = "api_gateway"
-) -> bool:
-    """`out`.out has `count` result lines (correlation id, cashout_id, outcome, and the trace id
-    when traced) and an EMF blob for each (outcome metric and UpstreamLatency; for SQS,
-    ResultsPublished counting it); `out`.err is empty."""
+def check_output(out: str, count: int, traced: bool = False, caller: str = "api_gateway") -> bool:
+    """`out`.out has `count` result lines (correlation id, cashout_id, outcome, trace id when
+    traced), an EMF blob for each (or ResultsPublished counting them); `out`.err is empty."""
     results = counted = 0
     for line in Path(f"{out}.out").read_text().splitlines():
         record = json.loads(line) if line.startswith("{") else {}
@@ -99,23 +86,20 @@ def targets(figures: Mapping[str, float]) -> dict[str, dict[str, Any]]:
 
 def table(result: Mapping[str, Any]) -> str:
     """The report a person reads: each section's rows, the figures with their spread, targets."""
-    cell = lambda v: f"{v:.3g}" if isinstance(v, float) and abs(v) < 100 else f"{v:.0f}"  # noqa: E731
-    lines = [
-        f"cashout-cancel benchmark ({result['git']}), {result['date']}, {result['elapsed_s']} s,"
-    ]
-    lines.append(f"  {result['machine']}, load average {result['load_average']}")
+
+    lines = [f"cashout-cancel benchmark ({result['git']}), {result['date']}:"]
+    lines.append(f"  {result['machine']}, load {result['load_average']}, {result['elapsed_s']} s")
     for title, section in result["sections"].items():
         columns = list(next(iter(section.values())))
         lines += ["", f"{title:46}" + "".join(f"{column:>10}" for column in columns)]
         for label, row in section.items():
-            lines.append(f"  {label:44}" + "".join(f"{cell(row[key]):>10}" for key in columns))
+            lines.append(f"  {label:44}" + "".join(f"{row[key]:>10.5g}" for key in columns))
     lines += ["", "Figures; round by round: the ratio's median (quartiles), load average"]
     for name, value in result["figures"].items():
-        lines.append(f"  {name:28} {cell(value):>9}")
+        lines.append(f"  {name:28} {value:>9.5g}")
         if found := result["per_round"].get(name):
-            lines[-1] += (
-                f"   {found['median']:.3f} ({found['q1']:.3f}-{found['q3']:.3f}), {found['load']}"
-            )
+            quartiles = f"({found['q1']:.3f}-{found['q3']:.3f})"
+            lines[-1] += f"   {found['median']:.3f} {quartiles}, load {found['load']}"
     lines += ["", "Targets"]
     for target in result["targets"].values():
         verdict = "PASS" if target["pass"] else "MISS"

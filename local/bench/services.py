@@ -1,9 +1,5 @@
-"""The benchmark's upstreams in a process of their own, so that their work never competes with
-the measured process for one interpreter lock: the D24 sandbox with pending cashouts, and moto
-with the secret and a results bus. And the function's environment (template.yaml) pointing at them.
-
-    python -m local.bench.services CASHOUTS LATENCY   # prints its addresses, serves until EOF
-"""
+"""The upstreams, in a process that never competes with the measured one for its interpreter
+lock: D24's sandbox, moto (the secret, a results bus); and the function's environment for them."""
 
 from __future__ import annotations
 
@@ -25,20 +21,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FIRST_ID, SECRET_ID, REGION, BUS = 10_000_001, "cashout-cancel/bench", "us-east-1", "bench-results"
 
 
-def external_id(cashout_id: int) -> str:
-    """The external id of the benchmark's pending cashout `cashout_id`."""
-    return f"bench-{cashout_id}"
+def invocation(variant: str, cashout_id: int) -> dict[str, Any]:
+    """What Lambda hands `variant` for cashout `cashout_id` (local/events.py), and a trace id."""
+    from local.events import api_rest_event, direct_event
 
-
-def trace_header() -> str:
-    """A sampled `_X_AMZN_TRACE_ID`, new per invocation as Lambda sets it."""
-    bits = random.getrandbits(160)
-    return f"Root=1-{int(time.time()):08x}-{bits >> 64:024x};Parent={bits % 2**64:016x};Sampled=1"
+    ext, bits = f"bench-{cashout_id}", random.getrandbits(160)
+    trace = f"Root=1-{int(time.time()):08x}-{bits >> 64:024x};Parent={bits % 2**64:016x};Sampled=1"
+    if variant == "floor":
+        return {"event": direct_event(cashout_id, ext)}
+    event = api_rest_event(cashout_id, {"external_id": ext}, request_id=f"api-{ext}")
+    return {"event": event, "trace": variant.endswith("traced") and trace}
 
 
 def environment(setup: dict[str, Any], *, tracing: bool = False, fresh: bool = False) -> Any:
-    """The function's variables pointing at the services (tracing off as a deployment sets it);
-    `fresh`: a new process's whole environment, this one's without AWS or Lambda variables."""
+    """The function's variables (template.yaml) for the services; `fresh`: a whole environment."""
     skip = ("AWS_", "POWERTOOLS_", "D24_", "_X_AMZN", "LAMBDA_")
     env = {key: value for key, value in os.environ.items() if fresh and not key.startswith(skip)}
     env |= {"PYTHONPATH": os.pathsep.join([setup["src"], REPO])} if fresh else {}
@@ -69,11 +65,15 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     d24 = D24Sandbox(seed=False, latency=latency).start()
     for cashout_id in range(FIRST_ID, FIRST_ID + cashouts):
-        d24.add_cashout(cashout_id, external_id(cashout_id))
+        d24.add_cashout(cashout_id, f"bench-{cashout_id}")
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     endpoint = "http://{}:{}".format(*moto.get_host_and_port())
-    aws = {"region_name": REGION, "endpoint_url": endpoint, "aws_access_key_id": "bench"}
+    aws: dict[str, Any] = {
+        "region_name": REGION,
+        "endpoint_url": endpoint,
+        "aws_access_key_id": "bench",
+    }
     aws["aws_secret_access_key"] = "bench"
     secret = json.dumps(d24.credentials)
     boto3.client("secretsmanager", **aws).create_secret(Name=SECRET_ID, SecretString=secret)
