@@ -86,17 +86,17 @@ def targets(figures: Mapping[str, float]) -> dict[str, dict[str, Any]]:
 
 def table(result: Mapping[str, Any]) -> str:
     """The report a person reads: each section's rows, the figures with their spread, targets."""
-
     lines = [f"cashout-cancel benchmark ({result['git']}), {result['date']}:"]
     lines.append(f"  {result['machine']}, load {result['load_average']}, {result['elapsed_s']} s")
     for title, section in result["sections"].items():
         columns = list(next(iter(section.values())))
         lines += ["", f"{title:46}" + "".join(f"{column:>10}" for column in columns)]
         for label, row in section.items():
-            lines.append(f"  {label:44}" + "".join(f"{row[key]:>10.5g}" for key in columns))
+            cells = (f"{row[key]:>10.{3 + 2 * (row[key] >= 100)}g}" for key in columns)
+            lines.append(f"  {label:44}" + "".join(cells))
     lines += ["", "Figures; round by round: the ratio's median (quartiles), load average"]
     for name, value in result["figures"].items():
-        lines.append(f"  {name:28} {value:>9.5g}")
+        lines.append(f"  {name:28} {value:>9.{3 + 2 * (abs(value) >= 100)}g}")
         if found := result["per_round"].get(name):
             quartiles = f"({found['q1']:.3f}-{found['q3']:.3f})"
             lines[-1] += f"   {found['median']:.3f} {quartiles}, load {found['load']}"
