@@ -92,11 +92,11 @@ def table(result: Mapping[str, Any]) -> str:
         columns = list(next(iter(section.values())))
         lines += ["", f"{title:46}" + "".join(f"{column:>10}" for column in columns)]
         for label, row in section.items():
-            cells = (f"{row[key]:>10.{3 + 2 * (row[key] >= 100)}g}" for key in columns)
+            cells = (f"{row[key]:>10.{max(3, len(str(int(row[key]))))}g}" for key in columns)
             lines.append(f"  {label:44}" + "".join(cells))
     lines += ["", "Figures; round by round: the ratio's median (quartiles), load average"]
     for name, value in result["figures"].items():
-        lines.append(f"  {name:28} {value:>9.{3 + 2 * (abs(value) >= 100)}g}")
+        lines.append(f"  {name:28} {value:>9.{max(3, len(str(int(value))))}g}")
         if found := result["per_round"].get(name):
             quartiles = f"({found['q1']:.3f}-{found['q3']:.3f})"
             lines[-1] += f"   {found['median']:.3f} {quartiles}, load {found['load']}"
