@@ -24,6 +24,7 @@ import pyperf
 from ..function_env import FUNCTION_ENV
 from . import fresh, report
 from .fresh import BATCH_SIZE
+from .report import check_output
 from .services import REPO, environment, invocation, services
 
 WARM = ("floor", "handler", "handler-traced", "naive")
@@ -63,7 +64,7 @@ def _warm(runner: pyperf.Runner, args: Any, setup: dict[str, Any]) -> dict[str, 
         except RuntimeError:  # the worker failed: its stderr says why
             sys.exit(Path(f"{out}.err").read_text() or "a pyperf worker failed")
         if variant.startswith("handler") and not args.worker:
-            args.checks[name] = report.check_output(out, ids, variant == "handler-traced")
+            args.checks[name] = check_output(out, ids, variant == "handler-traced")
     return rounds
 
 
@@ -88,24 +89,23 @@ def _cold(args: Any, setup: dict[str, Any], first: int) -> dict[str, list[Any]]:
     order = [(v, 0) for r in range(args.cold_rounds + 1) for v in (COLD * 2)[r % 4 :][:4]]
     memory = 10 if args.quick else 1000
     order += [(variant, memory) for variant in ("handler", "handler-traced", "floor")]
-    for number, (variant, count) in enumerate(order):
+    for n, (variant, count) in enumerate(order):
         cashouts = range(first, first + count + 1)
         lines = "".join(json.dumps(invocation(variant, i)) + "\n" for i in cashouts)
-        out, first, traced = f"{setup['dir']}/{variant}-{count}", first + count + 1, "-t" in variant
+        out, first, traced = f"{setup['dir']}/{n}-{variant}", first + count + 1, "-t" in variant
         found = _fresh([variant.removesuffix("-traced"), str(count)], setup, out, lines, traced)
-        args.checks[out] = variant == "floor" or report.check_output(out, count + 1, traced)
-        if number >= 4 or count:  # the first round only warmed the page cache
+        args.checks[Path(out).name] = variant == "floor" or check_output(out, count + 1, traced)
+        if n >= 4 or count:  # the first round only warmed the page cache
             runs.setdefault(f"{variant} after {count} warm" if count else variant, []).append(found)
     return runs
 
 
 def _bulk(args: Any, setup: dict[str, Any], rounds: int, latency: float, *floor: str) -> Any:
     """A bulk run (local/bench/fresh.py) on services of its own, its output checked."""
+    argv, out = ["bulk", str(rounds)], f"{setup['dir']}/bulk{''.join(floor)}"
     with services((rounds + 1) * (2 * BATCH_SIZE + 1), latency) as address:
-        command, out = ["bulk", str(rounds), str(address["first_id"]), *floor], f"{setup['dir']}/b"
-        found = _fresh(command, setup | address, out + "".join(floor))
-    ok = report.check_output(out + "".join(floor), (rounds + 1) * BATCH_SIZE, caller="sqs")
-    args.checks[f"bulk{''.join(floor)}"] = ok
+        found = _fresh([*argv, str(address["first_id"]), *floor], setup | address, out)
+    args.checks[Path(out).name] = check_output(out, (rounds + 1) * BATCH_SIZE, caller="sqs")
     return (found,)
 
 
