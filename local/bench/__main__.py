@@ -1,324 +1,227 @@
-"""`make bench` / `python -m local.bench`: warm latency, cold start, memory and bulk throughput
-against floors.
-
-Prints a table, then one JSON line. Every target gets PASS or MISS; the exit status is 0 unless
-`--strict` is given and a target is missed or a check of the handler's output fails.
-
-    python -m local.bench                      # the full run (about three minutes)
-    python -m local.bench --quick              # a few seconds, noisy: is everything wired?
-    python -m local.bench --src /tmp/old/src   # the same benchmark against another source tree
-    python -m local.bench --bulk-messages 0    # without the bulk phase
-
-The bulk phase (issue 13 item 7, local/bench/bulk.py says how it measures): SQS batches of 16
-through the handler in a fresh process, D24 answering each request after 100 ms, results put on
-a bus in the services' process; throughput against the ideal schedule (a batch of B takes
-ceil(B/C) x L), CPU per message against a direct invoke's, and the peak RSS of another fresh
-process after 10,000 messages (D24 without latency, so that it takes seconds, not minutes).
-"""
+"""`make bench`: warm latency, cold start, memory and bulk throughput against floors measured in
+the same run (docs/performance.md). pyperf runs the warm variants: a worker per variant per round,
+each round's variants back to back in rotating order, so that drift reaches them alike. Cold
+starts, memory and bulk runs are fresh processes (local/bench/fresh.py) that time themselves:
+pyperf's `bench_command` would charge the interpreter's teardown, which Lambda never does."""
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import datetime
 import json
-import math
 import os
-import platform
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import pyperf
+
 from ..function_env import FUNCTION_ENV
-from .lambda_like import SRC, function_environment
-from .report import (
-    bulk_summary,
-    bulk_targets,
-    cold_summary,
-    per_round_ratios,
-    result_targets,
-    summary,
-    table,
-)
-from .runner import BulkRun, ColdRun, Ids, Worker, XRaySink, check_output, services
+from . import fresh, report
+from .fresh import BATCH_SIZE
+from .report import check_output
+from .services import REPO, environment, invocation, services
 
-WARM_VARIANTS = ("floor", "handler", "handler-traced", "naive")
-COLD_VARIANTS = ("floor", "handler", "handler-traced", "snapstart")
-MEMORY_VARIANTS = ("handler", "handler-traced", "floor")
-WARM_UP = 100  # invocations per variant before any is timed, the first of them cold
-NAIVE_WARM_UP = 3
-# Untimed invocations at the start of every batch: the first ones after the coordinator switches
-# processes run on caches the other worker just used, an artefact of taking turns.
-SETTLE = 2
-BULK_BATCH_SIZE = 16
-BULK_LATENCY = 0.100  # seconds D24 takes to answer each request in the bulk phase
-BULK_CONCURRENCY = int(FUNCTION_ENV["BULK_CONCURRENCY"])
-BULK_BUS = "cashout-cancel-bench-results"
+WARM = ("floor", "handler", "handler-traced", "naive")
+COLD = ("floor", "handler", "handler-traced", "snapstart")
+LATENCY = 0.100  # seconds D24 takes to answer in the bulk run
+CONCURRENCY = int(FUNCTION_ENV["BULK_CONCURRENCY"])
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local.bench", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=100, help="interleaved warm rounds")
-    parser.add_argument(
-        "--iterations", type=int, default=40, help="timed cancels per variant per round"
-    )
-    parser.add_argument("--naive-iterations", type=int, default=2, help="naive cancels per round")
-    parser.add_argument(
-        "--cold-rounds", type=int, default=24, help="fresh processes per cold variant (0: skip)"
-    )
-    parser.add_argument(
-        "--memory-invocations",
-        type=int,
-        default=1000,
-        help="warm invocations before reading VmHWM (0: skip)",
-    )
-    parser.add_argument(
-        "--bulk-messages", type=int, default=2000, help="SQS messages timed (0: no bulk phase)"
-    )
-    parser.add_argument(
-        "--bulk-direct", type=int, default=1, help="direct invokes after each bulk batch (CPU)"
-    )
-    parser.add_argument("--bulk-floor-rounds", type=int, default=25, help="batches of the floor")
-    parser.add_argument(
-        "--bulk-memory-messages", type=int, default=10_000, help="messages before reading VmHWM"
-    )
-    parser.add_argument("--src", type=Path, default=SRC, help="the function's code to measure")
-    parser.add_argument("--quick", action="store_true", help="a few seconds, noisy: a smoke run")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.rounds, args.iterations, args.naive_iterations = 2, 10, 1
-        args.cold_rounds, args.memory_invocations = 1, 10
-        args.bulk_messages, args.bulk_floor_rounds, args.bulk_memory_messages = 64, 2, 160
-    args.src = args.src.resolve()
-    return args
+def _timer(variant: str, setup: dict[str, Any], first_id: int, out: str) -> Any:
+    """pyperf's time function: `loops` cancels' seconds; the first call sets up as Lambda would."""
+    serve: list[Any] = []
+    ids = iter(range(first_id, sys.maxsize))
+
+    def time_cancels(loops: int) -> float:
+        if not serve:
+            os.environ.update(environment(setup, tracing=variant == "handler-traced"))
+            sys.path.insert(0, setup["src"])
+            for fd, path in ((1, f"{out}.out"), (2, f"{out}.err")):
+                os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+            sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as Lambda
+            serve.append(fresh.VARIANTS[variant.removesuffix("-traced")]())
+        return float(sum(serve[0](invocation(variant, next(ids)))[0] for _ in range(loops)))
+
+    return time_cancels
 
 
-def _cashouts_needed(args: argparse.Namespace) -> int:
-    rounds, memory = int(args.rounds), int(args.memory_invocations)
-    fast = 3 * (WARM_UP + rounds * (int(args.iterations) + SETTLE))
-    naive = NAIVE_WARM_UP + rounds * int(args.naive_iterations)
-    cold = (int(args.cold_rounds) + 1) * len(COLD_VARIANTS)
-    return fast + naive + cold + len(MEMORY_VARIANTS) * (memory + 1) + 100
+def _warm(runner: pyperf.Runner, args: Any, setup: dict[str, Any]) -> dict[str, list[Any]]:
+    """A pyperf Benchmark per variant per round; in a worker, only the worker's own task runs."""
+    fast, rounds = {"values": args.values, "warmups": args.warmups}, {v: list[Any]() for v in WARM}
+    ids = setup["ids"]
+    for round_, index in ((r, (r + k) % 4) for r in range(args.rounds) for k in range(4)):
+        variant, name = WARM[index], f"warm-{WARM[index]}-{round_}"
+        vars(args).update({"values": 5, "warmups": 3} if variant == "naive" else fast)
+        out, first = f"{setup['dir']}/{name}", setup["first_id"] + (round_ * 4 + index) * ids
+        try:
+            rounds[variant].append(runner.bench_time_func(name, _timer(variant, setup, first, out)))
+        except RuntimeError:  # the worker failed: its stderr says why
+            sys.exit(Path(f"{out}.err").read_text() or "a pyperf worker failed")
+        if variant.startswith("handler") and not args.worker:
+            args.checks[name] = check_output(out, ids, variant == "handler-traced")
+    return rounds
 
 
-def _warm_phase(
-    args: argparse.Namespace, ids: Ids, envs: dict[str, dict[str, str]], workdir: Path
-) -> tuple[dict[str, list[list[int]]], dict[str, Any]]:
-    """Per variant, the timed samples (ns) of every round; and the checks of the warm-up output."""
-    rounds: dict[str, list[list[int]]] = {variant: [] for variant in WARM_VARIANTS}
-    checks: dict[str, Any] = {}
-    with ExitStack() as stack:
-        workers = [stack.enter_context(Worker(v, envs[v], workdir)) for v in WARM_VARIANTS]
-        for worker in workers:
-            count = NAIVE_WARM_UP if worker.variant == "naive" else WARM_UP
-            worker.run(ids.take(count), count)
-            if worker.variant.startswith("handler"):
-                checks[worker.variant] = check_output(
-                    worker.check_file, worker.stderr_file, traced=worker.variant == "handler-traced"
-                )
-        for round_ in range(args.rounds):
-            # Rotate the order every round, so that no variant always follows the same one.
-            shift = round_ % len(workers)
-            for worker in workers[shift:] + workers[:shift]:
-                naive = worker.variant == "naive"
-                count = args.naive_iterations if naive else args.iterations
-                settle = 0 if naive else SETTLE
-                samples = worker.run(ids.take(count + settle), count + settle)
-                rounds[worker.variant].append(samples[settle:])
-    return rounds, checks
+def _fresh(argv: list[str], setup: Any, out: str, lines: str = "", traced: bool = False) -> Any:
+    """Run local/bench/fresh.py, its output to `out`.out/.err: its report, and the load then."""
+    read_fd, write_fd = os.pipe()
+    command = [sys.executable, "-m", "local.bench.fresh", *argv, str(write_fd)]
+    env, load = environment(setup, tracing=traced, fresh=True), os.getloadavg()[0]
+    with open(f"{out}.out", "w") as stdout, open(f"{out}.err", "w") as stderr:
+        options = {"cwd": REPO, "env": env, "stdout": stdout, "stderr": stderr, "text": True}
+        try:
+            subprocess.run(command, input=lines, pass_fds=(write_fd,), check=True, **options)
+        finally:
+            os.close(write_fd)
+    with os.fdopen(read_fd) as found:
+        return json.load(found) | {"load": load}
 
 
-def _memory_phase(
-    args: argparse.Namespace, ids: Ids, envs: dict[str, dict[str, str]], workdir: Path
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """Peak RSS (MB) of a fresh process per variant after its cold start and the warm run."""
-    rss_mb: dict[str, float] = {}
-    checks: dict[str, Any] = {}
-    count = args.memory_invocations
-    for variant in MEMORY_VARIANTS:
-        run = ColdRun(variant, envs[variant], workdir / f"memory-{variant}")
-        report = run.serve(ids.take(count + 1), count)
-        rss_mb[variant.replace("-", "_")] = report["peak_rss_kb"] / 1024
-        if variant != "floor":
-            checks[f"memory-{variant}"] = run.check(traced=variant == "handler-traced")
-    return rss_mb, checks
+def _cold(args: Any, setup: dict[str, Any], first: int) -> dict[str, list[Any]]:
+    """Cold starts in rotating order (the first round warms the page cache), then memory runs."""
+    runs: dict[str, list[Any]] = {variant: [] for variant in COLD}
+    order = [(v, 0) for r in range(args.cold_rounds + 1) for v in (COLD * 2)[r % 4 :][:4]]
+    memory = 10 if args.quick else 1000
+    order += [(variant, memory) for variant in ("handler", "handler-traced", "floor")]
+    for n, (variant, count) in enumerate(order):
+        cashouts = range(first, first + count + 1)
+        lines = "".join(json.dumps(invocation(variant, i)) + "\n" for i in cashouts)
+        out, first, traced = f"{setup['dir']}/{n}-{variant}", first + count + 1, "-t" in variant
+        found = _fresh([variant.removesuffix("-traced"), str(count)], setup, out, lines, traced)
+        args.checks[Path(out).name] = variant == "floor" or check_output(out, count + 1, traced)
+        if n >= 4 or count:  # the first round only warmed the page cache
+            runs.setdefault(f"{variant} after {count} warm" if count else variant, []).append(found)
+    return runs
 
 
-def _cold_phase(
-    args: argparse.Namespace, ids: Ids, envs: dict[str, dict[str, str]], workdir: Path
-) -> tuple[dict[str, list[dict[str, float]]], dict[str, Any]]:
-    """Per variant, the timings of every fresh process; round -1 (untimed) warms the page cache."""
-    runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in COLD_VARIANTS}
-    checks: dict[str, Any] = {}
-    for round_ in range(-1, args.cold_rounds):
-        shift = round_ % len(COLD_VARIANTS)
-        for variant in COLD_VARIANTS[shift:] + COLD_VARIANTS[:shift]:
-            run = ColdRun(variant, envs[variant], workdir / f"cold-{variant}")
-            report = run.serve(ids.take(1), 0)
-            if round_ >= 0:
-                runs[variant].append(report)
-            if variant != "floor":
-                checks[f"cold-{variant}"] = run.check(traced=variant == "handler-traced")
-    return runs, checks
+def _bulk(args: Any, setup: dict[str, Any], rounds: int, latency: float, *floor: str) -> Any:
+    """A bulk run (local/bench/fresh.py) on services of its own, its output checked."""
+    argv, out = ["bulk", str(rounds)], f"{setup['dir']}/bulk{''.join(floor)}"
+    with services((rounds + 1) * (2 * BATCH_SIZE + 1), latency) as address:
+        found = _fresh([*argv, str(address["first_id"]), *floor], setup | address, out)
+    args.checks[Path(out).name] = check_output(out, (rounds + 1) * BATCH_SIZE, caller="sqs")
+    return (found,)
 
 
-def _bulk_phase(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The bulk numbers (report.bulk_summary) and the checks of the handler's output."""
-    size, direct = BULK_BATCH_SIZE, args.bulk_direct
-    rounds, floor_rounds = math.ceil(args.bulk_messages / size), args.bulk_floor_rounds
-    checks: dict[str, Any] = {}
-    throughput_ids = (rounds + 1) * (size + direct)
-    with services(
-        throughput_ids + (floor_rounds + 1) * size + 100,
-        latency=BULK_LATENCY,
-        results_bus=BULK_BUS,
-    ) as address:
-        ids, env = Ids(address["first_cashout_id"], address["cashouts"]), _bulk_env(address, args)
-        run = BulkRun("throughput", env, workdir / "bulk-throughput")
-        throughput = run.serve(ids.take(throughput_ids), rounds, size, direct)
-        checks["bulk-throughput"] = _bulk_check(run, throughput)
-        floor_run = BulkRun("floor", env, workdir / "bulk-floor")
-        floor = floor_run.serve(
-            ids.take((floor_rounds + 1) * size), floor_rounds, size, 0, BULK_CONCURRENCY
-        )
-    batches = math.ceil(args.bulk_memory_messages / size)
-    with services(batches * size + 100, results_bus=BULK_BUS) as address:
-        run = BulkRun("memory", _bulk_env(address, args), workdir / "bulk-memory")
-        memory = run.serve(address["first_cashout_id"], batches, size)
-        checks["bulk-memory"] = _bulk_check(run, memory)
-    bulk = bulk_summary(
-        throughput, floor, memory, concurrency=BULK_CONCURRENCY, latency=BULK_LATENCY
-    )
-    return bulk, checks
-
-
-def _bulk_env(address: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
-    env = function_environment(address, tracing=False, xray_port=0, src=args.src)
-    return env | {"RESULTS_EVENT_BUS": BULK_BUS}
-
-
-def _bulk_check(run: BulkRun, report: dict[str, Any]) -> dict[str, Any]:
-    """The warm-up's output checks, and no batch or direct invoke that went wrong."""
-    check = run.check(BULK_BATCH_SIZE) | {"problems": report["problems"]}
-    check["ok"] = check["ok"] and not report["problems"]
-    return check
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git_state(src: Path) -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(src), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head.stdout.strip()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run everything, print the table and the JSON line; see the module docstring."""
-    args = _parse(argv)
-    started = time.perf_counter()
-    load_before = os.getloadavg()[0]
-    rss_mb: dict[str, float] = {}
-    cold_runs: dict[str, list[dict[str, float]]] = {}
-    with (
-        XRaySink() as sink,
-        services(_cashouts_needed(args)) as address,
-        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
-    ):
-        ids = Ids(address["first_cashout_id"], address["cashouts"])
-        workdir = Path(tmp)
-        envs = {
-            variant: function_environment(
-                address, tracing=variant == "handler-traced", xray_port=sink.port, src=args.src
-            )
-            for variant in {*WARM_VARIANTS, *COLD_VARIANTS, *MEMORY_VARIANTS}
-        }
-        print(f"warm: {args.rounds} rounds ...", file=sys.stderr, flush=True)
-        warm_rounds, checks = _warm_phase(args, ids, envs, workdir)
-        if args.memory_invocations > 0:
-            print("memory ...", file=sys.stderr, flush=True)
-            rss_mb, memory_checks = _memory_phase(args, ids, envs, workdir)
-            checks.update(memory_checks)
-        if args.cold_rounds > 0:
-            print(f"cold: {args.cold_rounds} rounds ...", file=sys.stderr, flush=True)
-            cold_runs, cold_checks = _cold_phase(args, ids, envs, workdir)
-            checks.update(cold_checks)
-        xray_segments = sink.received
-    bulk: dict[str, Any] = {}
-    if args.bulk_messages > 0:
-        # After the other phases' services have stopped: the bulk phase starts its own.
-        print(f"bulk: {args.bulk_messages} messages ...", file=sys.stderr, flush=True)
-        with tempfile.TemporaryDirectory(prefix="bench-bulk-") as tmp:
-            bulk, bulk_checks = _bulk_phase(args, Path(tmp))
-        checks.update(bulk_checks)
-
-    warm = {
-        variant.replace("-", "_"): summary([ns / 1000 for batch in batches for ns in batch])
-        for variant, batches in warm_rounds.items()
-    }
-    cold = {
-        variant.replace("-", "_"): cold_summary(runs, snapstart=variant == "snapstart")
-        for variant, runs in cold_runs.items()
-    }
-    result: dict[str, Any] = {
-        "bench": "cashout-cancel",
-        "config": {
-            "rounds": args.rounds,
-            "iterations": args.iterations,
-            "settle": SETTLE,
-            "naive_iterations": args.naive_iterations,
-            "cold_rounds": args.cold_rounds,
-            "memory_invocations": args.memory_invocations,
-            "bulk_messages": args.bulk_messages,
-            "bulk_direct_per_batch": args.bulk_direct,
-            "bulk_floor_rounds": args.bulk_floor_rounds,
-            "bulk_memory_messages": args.bulk_memory_messages,
-            "src": str(args.src),
-            "git": _git_state(args.src),
-            "python": platform.python_version(),
-            "cpu": _cpu_model(),
-            "cpus": os.cpu_count(),
-        },
-        "warm_us": warm,
-        "warm_p50_ratio_per_round": per_round_ratios(warm_rounds["handler"], warm_rounds["floor"]),
-        "cold_ratio_per_round": per_round_ratios(
-            [[run["total_ms"]] for run in cold_runs.get("handler", [])],
-            [[run["total_ms"]] for run in cold_runs.get("floor", [])],
-        ),
-        "cold_ms": cold,
-        "peak_rss_mb": rss_mb,
-        "bulk": bulk,
-        "xray_segments_received": xray_segments,
-        "checks": checks,
-        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-    }
-    result.update(result_targets(warm, cold, rss_mb))
+def _result(args: Any, rounds: dict[str, Any], cold: dict[str, Any], bulk: Any) -> dict[str, Any]:
+    """The sections of the table, the figures, each ratio's spread round by round, the suite."""
+    suite = [report.merged(f"warm {v}", rounds[v]) for v in WARM]
+    for variant in COLD:
+        parts = ["first_ms"] if variant == "snapstart" else ["import_ms", "first_ms"]  # restored
+        runs = [[sum(run[part] for part in parts) / 1e3] for run in cold[variant]]
+        suite.append(report.benchmark(f"cold {variant}", runs, [r["load"] for r in cold[variant]]))
+    w = report.rows(dict(zip(WARM, suite[:4], strict=True)), 1e6)
+    c = report.rows(dict(zip(COLD, suite[4:], strict=True)), 1e3)
+    for variant, row in c.items():
+        row["imports"] = statistics.median(run["import_ms"] for run in cold[variant])
+        row["1st call"] = statistics.median(run["first_ms"] for run in cold[variant])
+    rss = {key: runs[0]["rss_kb"] / 1024 for key, runs in cold.items() if " after " in key}
+    figures = {"warm_p50": w["handler"]["p50/floor"], "warm_p99": w["handler"]["p99/floor"]}
+    figures["naive_speedup"] = w["naive"]["p50"] / w["handler"]["p50"]
+    figures["warm_traced_p50"] = w["handler-traced"]["p50/floor"]
+    figures["tracing_warm_extra_us"] = w["handler-traced"]["p50"] - w["handler"]["p50"]
+    figures |= {"cold": c["handler"]["p50/floor"], "cold_traced": c["handler-traced"]["p50/floor"]}
+    figures["tracing_cold_extra_ms"] = c["handler-traced"]["p50"] - c["handler"]["p50"]
+    figures["peak_rss_mb"] = max(list(rss.values())[:2])
+    pairs = zip(rounds["handler"], rounds["floor"], strict=True)
+    per_round = {"warm_p50": report.spread([h.median() / f.median() for h, f in pairs], suite[:4])}
+    pairs = zip(suite[5].get_values(), suite[4].get_values(), strict=True)  # handler, floor
+    per_round["cold"] = report.spread([h / f for h, f in pairs], suite[4:])
+    sections = {"Warm: one cancel per invocation, us": w, "Cold start to the first answer, ms": c}
     if bulk:
-        for key, values in bulk_targets(bulk).items():
-            result[key].update(values)
-    result["checks_pass"] = xray_segments > 0 and all(check["ok"] for check in checks.values())
-    result["pass"] = result["checks_pass"] and all(t["pass"] for t in result["targets"].values())
-    result["elapsed_s"] = round(time.perf_counter() - started, 1)
-    print(table(result))
+        run, memory = bulk
+        walls = {
+            "floor: B cancels on C sessions, 1 PutEvents": [sum(took) for took in run["floor"]],
+            "handler: SQS batch, results published": [took[0] for took in run["sqs"]],
+            "direct invoke": [took[0] for took in run["direct"]],
+            "the floor's PutEvents (10 entries)": [took[1] for took in run["floor"]],
+        }
+        loads = run["loads"]
+        benches = {k: report.benchmark(k, [[x] for x in v], loads) for k, v in walls.items()}
+        title = f"Bulk: batches of {BATCH_SIZE}, D24 answering in 100 ms; ms"
+        sections[title] = report.rows(benches, 1e3)
+        floor_s, handler_s = (statistics.mean(w) for w in list(walls.values())[:2])
+        cpu, direct = (statistics.mean(t[1] for t in run[k]) for k in ("sqs", "direct"))
+        figures |= {"bulk_throughput": floor_s / handler_s, "bulk_cpu": cpu / BATCH_SIZE / direct}
+        figures["bulk_ideal"] = -(-BATCH_SIZE // CONCURRENCY) * LATENCY / handler_s
+        figures["bulk_msgs_per_s"] = BATCH_SIZE / handler_s
+        figures["bulk_cpu_ms"] = cpu / BATCH_SIZE * 1e3
+        figures |= {"direct_cpu_ms": direct * 1e3, "bulk_peak_rss_mb": memory["rss_kb"] / 1024}
+        messages = (len(memory["sqs"]) + 1) * BATCH_SIZE
+        rss[f"bulk after {messages} messages"] = memory["rss_kb"] / 1024
+        rss["bulk after the throughput run"] = run["rss_kb"] / 1024
+        ratios = [f / h for f, h in zip(*list(walls.values())[:2], strict=True)]
+        per_round["bulk_throughput"] = report.spread(ratios, benches.values())
+    sections["Peak RSS (VmHWM) of a fresh process, MB"] = {k: {"MB": mb} for k, mb in rss.items()}
+    figures = {name: round(value, 3) for name, value in figures.items()}
+    return {"sections": sections, "figures": figures, "per_round": per_round, "suite": suite}
+
+
+def main() -> int:
+    """Run everything, print the table and the JSON line; see the module docstring."""
+
+    def tell(command: list[str], args: Any) -> None:  # what a worker is told
+        command += ["--rounds", str(args.rounds), "--setup", args.setup]
+
+    options = {"values": 200, "warmups": 50, "loops": 1, "processes": 1, "add_cmdline_args": tell}
+    runner = pyperf.Runner(**options, program_args=("-m", "local.bench"))
+    add = runner.argparser.add_argument
+    add("--rounds", type=int, default=20, help="warm rounds: a worker per variant each")
+    add("--cold-rounds", type=int, default=20, help="fresh processes per cold variant")
+    add("--bulk-messages", type=int, default=2000, help="SQS messages timed (0: no bulk run)")
+    add("--src", type=Path, default=Path(REPO, "src"), help="the function's code to measure")
+    add("--quick", action="store_true", help="a wiring check: tiny counts, noisy numbers")
+    add("--strict", action="store_true", help="exit 1 when a target is missed")
+    add("--setup", default="{}", help="(for the workers: the services, code and files)")
+    runner.argparser.set_defaults(affinity="0", quiet=True)  # the services run on CPU 1
+    args = runner.parse_args()
+    args.checks, bulk = {}, ()
+    if args.worker:
+        return bool(_warm(runner, args, json.loads(args.setup))) - 1
+    if args.quick:
+        args.rounds, args.values, args.warmups, args.cold_rounds = 1, 10, 3, 1
+        args.bulk_messages = min(args.bulk_messages, 32)
+    started, load, save_to, args.output = time.perf_counter(), os.getloadavg()[0], args.output, None
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # X-Ray's daemon: segments dropped
+    sink.bind(("127.0.0.1", 0))
+    src, ids = str(args.src.resolve()), args.values + args.warmups
+    cashouts = 4 * args.rounds * ids + 4 * args.cold_rounds + 3100
+    with tempfile.TemporaryDirectory() as workdir, services(cashouts) as address:
+        setup = address | {"src": src, "dir": workdir, "xray_port": sink.getsockname()[1]}
+        args.setup = json.dumps(setup | {"ids": ids})
+        with contextlib.redirect_stdout(sys.stderr):  # pyperf's lines are progress
+            rounds = _warm(runner, args, json.loads(args.setup))
+        cold = _cold(args, setup, address["first_id"] + 4 * args.rounds * ids)
+        if args.bulk_messages:
+            memory_rounds = 10 if args.quick else 10_000 // BATCH_SIZE - 1  # and the warm-up's 16
+            bulk = _bulk(args, setup, -(-args.bulk_messages // BATCH_SIZE), LATENCY, "--floor")
+            bulk += _bulk(args, setup, memory_rounds, 0.0)
+    result = _result(args, rounds, cold, bulk)
+    if save_to:
+        pyperf.BenchmarkSuite(result["suite"]).dump(save_to)
+    del result["suite"]
+    facts, git = pyperf.Run([1.0]).get_metadata(), ["git", "-C", src, "describe", "--dirty"]
+    result |= {
+        "date": datetime.datetime.now().isoformat(timespec="minutes"),
+        "git": subprocess.run(
+            [*git, "--always"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+        "src": src,
+        "machine": {k: facts.get(k) for k in ("cpu_model_name", "cpu_count", "python_version")},
+        "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+        "elapsed_s": round(time.perf_counter() - started),
+        "targets": report.targets(result["figures"]),
+        "checks": args.checks,
+    }
+    passed = [target["pass"] for target in result["targets"].values()]
+    result["pass"] = all(args.checks.values()) and all(passed)
+    print(report.table(result))
     print(json.dumps(result, separators=(",", ":")))
     return 1 if args.strict and not result["pass"] else 0
 

@@ -1,58 +1,50 @@
-"""The floor: one signed D24 cancel on a keep-alive `requests.Session`, and nothing else.
-
-`trust_env = False` stops requests from scanning proxy, netrc and CA variables on every request:
-the fastest honest way to send this request with requests. No handler, no logging, no metrics.
-"""
+"""The yardsticks: the floor (a signed cancel on a keep-alive `requests.Session`, nothing else)
+and the naive handler (a client, the secret and a connection made anew per invocation)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import os
 from typing import Any
 
+import boto3
 import requests
 
-CANCELLED = 2
+
+def credentials() -> dict[str, str]:
+    """The D24 credentials, read from Secrets Manager with a new client."""
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["D24_SECRET_ID"])
+    return dict(json.loads(secret["SecretString"]))
 
 
 class Floor:
-    """Sends one signed cancel per call and reads its answer."""
+    """One signed cancel per call, on its own keep-alive session."""
 
-    def __init__(self, base_url: str, credentials: dict[str, str]) -> None:
-        self._url = base_url + "/cashout/cancel"
-        self._login, self._password = credentials["login"], credentials["pass"]
-        self._key = credentials["secret_key"].encode()
-        self._session = requests.Session()
-        self._session.trust_env = False
+    def __init__(self, secret: dict[str, str], session: requests.Session | None = None) -> None:
+        self._secret, self._session = secret, session or requests.Session()
+        self._session.trust_env = session is not None  # the naive handler's scans them
 
-    def cancel(self, cashout_id: int, external_id: str) -> dict[str, Any]:
+    def cancel(self, cashout_id: int, external_id: str) -> int:
         """DELETE /cashout/cancel for one cashout; raises unless D24 cancelled it."""
-        payload = {
-            "login": self._login,
-            "pass": self._password,
-            "cashout_id": cashout_id,
-            "external_id": external_id,
-        }
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "Payload-Signature": hmac.new(self._key, body, hashlib.sha256).hexdigest(),
-            "User-Agent": "cashout-cancel-bench/1.0",
-        }
-        response = self._session.request(
-            "DELETE",
-            self._url,
-            data=body,
-            headers=headers,
-            timeout=(2.0, 5.0),
-            allow_redirects=False,
-        )
-        answer: dict[str, Any] = response.json()
-        if response.status_code != 200 or answer.get("cashout_status") != CANCELLED:
-            raise RuntimeError(f"the floor's cancel failed: {response.status_code}")
-        return answer
+        login, password, key = (self._secret[k] for k in ("login", "pass", "secret_key"))
+        payload = {"login": login, "pass": password, "cashout_id": cashout_id}
+        body = json.dumps(payload | {"external_id": external_id}, separators=(",", ":")).encode()
+        signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "Payload-Signature": signature}
+        url, timeout = os.environ["D24_BASE_URL"] + "/cashout/cancel", (2, 5)
+        answer = self._session.request("DELETE", url, data=body, headers=headers, timeout=timeout)
+        if answer.status_code != 200 or answer.json().get("cashout_status") != 2:
+            raise RuntimeError(f"the floor's cancel failed: {answer.status_code}")
+        return cashout_id
 
-    def close(self) -> None:
-        """Close the pooled connection."""
-        self._session.close()
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The naive handler: cancel the cashout in a REST API event, building everything anew."""
+    cashout_id, body = int(event["pathParameters"]["cashout_id"]), json.loads(event["body"])
+    with requests.Session() as session:
+        Floor(credentials(), session).cancel(cashout_id, body["external_id"])
+    result = {"outcome": "CANCELLED", "cashout_id": cashout_id, "external_id": body["external_id"]}
+    print(json.dumps({"level": "INFO", "message": "cancel finished", **result}))
+    return {"statusCode": 200, "body": json.dumps(result)}

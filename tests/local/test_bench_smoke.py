@@ -1,7 +1,7 @@
-"""`make bench` runs end to end: a quick run prints the table and one JSON line with every key.
+"""`make bench --quick` runs end to end: it prints a table, then one JSON line with every part.
 
-No timing is asserted here (timings belong to the benchmark, never to a unit test); only that
-every variant ran, the handler's output passed its checks, and the report has all its parts.
+No timing is asserted (timings belong to the benchmark, never to a test): only that every
+variant ran, the handler's output passed its checks, and the report has all its parts.
 """
 
 from __future__ import annotations
@@ -14,67 +14,46 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-WARM = {"floor", "handler", "handler_traced", "naive"}
-COLD = {"floor", "handler", "handler_traced", "snapstart"}
-TARGETS = {"warm_p50", "warm_p99", "naive_speedup", "cold_start", "peak_rss"}
-BULK_TARGETS = {"bulk_throughput", "bulk_cpu_per_message", "bulk_peak_rss"}
-RATIOS = {
-    "warm_p50",
-    "warm_p99",
-    "naive_speedup",
-    "warm_traced_p50",
-    "cold",
-    "cold_traced",
-    "tracing_cold_extra_ms",
-    "tracing_warm_extra_us",
-}
+TARGETS = {
+    "warm_p50", "warm_p99", "naive_speedup", "cold", "peak_rss_mb",
+    "bulk_throughput", "bulk_cpu", "bulk_peak_rss_mb",
+}  # fmt: skip
+SPREADS = {"warm_p50", "cold", "bulk_throughput"}
 
 
 @pytest.mark.slow
-def test_quick_bench_prints_a_table_and_a_json_line_with_every_key() -> None:
+def test_quick_bench_prints_a_table_and_a_json_line_with_every_part() -> None:
     # When the benchmark runs with tiny counts
     run = subprocess.run(
         [sys.executable, "-m", "local.bench", "--quick"],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
     # Then it exits 0 (targets are reported, not enforced, without --strict)
     assert run.returncode == 0, run.stderr
     *table, last = run.stdout.strip().splitlines()
     report = json.loads(last)
-    # And the table names every target with PASS or MISS
+    # And the table gives every target a verdict
     text = "\n".join(table)
-    for name in TARGETS | BULK_TARGETS:
-        assert report["target_text"][name] in text
-    assert text.count("PASS") + text.count("MISS") == len(TARGETS | BULK_TARGETS)
-    # And the JSON line has every variant, ratio and target
-    assert set(report["warm_us"]) == WARM
-    assert set(report["cold_ms"]) == COLD
-    for row in [*report["warm_us"].values(), *report["cold_ms"].values()]:
-        assert {"n", "p50", "p99"} <= set(row)
+    assert set(report["targets"]) == TARGETS
+    for target in report["targets"].values():
+        assert f"{'PASS' if target['pass'] else 'MISS'}  {target['text']}" in text
+    # And each section has every variant, measured
+    warm, cold, bulk, rss = report["sections"].values()
+    assert set(warm) == {"floor", "handler", "handler-traced", "naive"}
+    assert set(cold) == {"floor", "handler", "handler-traced", "snapstart"}
+    assert len(bulk) == 4
+    assert len(rss) == 5
+    for row in [*warm.values(), *cold.values(), *bulk.values()]:
         assert row["n"] > 0
-    assert {"handler", "handler_traced", "floor"} == set(report["peak_rss_mb"])
-    assert set(report["ratios"]) == RATIOS
-    assert set(report["targets"]) == TARGETS | BULK_TARGETS
-    assert all({"value", "limit", "pass"} == set(t) for t in report["targets"].values())
-    assert {"config", "checks", "load_average", "elapsed_s", "pass"} <= set(report)
-    # And the bulk phase measured the handler and the floor against the ideal schedule, CPU per
-    # message of a batch and of a direct invoke, and the peak RSS of a fresh process
-    bulk = report["bulk"]
-    assert (bulk["batch_size"], bulk["bulk_concurrency"], bulk["latency_ms"]) == (16, 8, 100)
-    assert bulk["ideal_batch_ms"] == 200
-    for run in (bulk["handler"], bulk["floor"]):
-        assert run["messages"] > 0
-        assert 0 < run["ratio_to_ideal"] <= 1
-    assert bulk["cpu_ms_per_message"]["sqs"] > 0
-    assert bulk["cpu_ms_per_message"]["direct"] > 0
-    assert bulk["peak_rss_mb"]["memory_messages"] >= 160
-    assert "Bulk: SQS batches of 16" in text
-    # And the handler wrote its result line and EMF blob on every checked invocation, and on the
-    # bulk phase's warm-up batches a result line per message, all of them published
-    assert {"bulk-throughput", "bulk-memory"} <= set(report["checks"])
-    assert report["checks_pass"], report["checks"]
-    assert report["xray_segments_received"] > 0
+        assert row["p50"] > 0
+    # And each ratio that has a spread round by round has one, with the load it met
+    assert set(report["per_round"]) == SPREADS
+    assert all(len(spread["load"]) == 2 for spread in report["per_round"].values())
+    # And the handler wrote its result line and EMF blob on every invocation, every process
+    assert report["checks"]
+    assert all(report["checks"].values()), report["checks"]
+    assert {"date", "git", "machine", "load_average", "elapsed_s", "pass"} <= set(report)
