@@ -465,3 +465,57 @@ def test_401_on_the_status_look_up_re_reads_the_secret_and_still_reconciles(
     assert answer.body["cashout_status"] == COMPLETED
     assert len(secret_reads) == 2
     assert len(d24.received("status")) == 2
+
+
+# Interim (1xx) answers are never taken for the final one (RFC 9110 section 15.2; docs/contract.md
+# section 5, "Every HTTP answer is handled"), and a connection whose exchange did not end with a
+# final answer read to its end is never reused: the next call would read the previous answer.
+
+INTERIM_DELAY = 0.2  # seconds between the interim answer and D24's real one (< READ_TIMEOUT)
+
+
+@pytest.mark.parametrize("interim", [102, 103])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_an_interim_answer_to_the_cancel_is_read_past_to_d24_s_final_answer(
+    entry: str, interim: int, invoke: Invoke, d24: D24Sandbox
+) -> None:
+    # Given D24 sending an interim answer, then its real ones a moment later: a refusal of the
+    # Completed cashout 2001, and a confirmation for the Pending 1001
+    d24.inject(Fault.interim(interim, seconds=INTERIM_DELAY), times=2)
+
+    # When a caller asks to cancel each
+    refused = send(invoke, entry, 2001, "ext-2001")
+    confirmed = send(invoke, entry, 1001, "ext-1001")
+
+    # Then each is told D24's final answer: not cancellable (status Completed), and cancelled
+    # without a status look-up (the confirmation is the whole truth)
+    assert_outcome(entry, refused, 409, "NOT_CANCELLABLE")
+    assert_outcome(entry, confirmed, 200, "CANCELLED")
+    if refused.raised is None:
+        assert refused.body["cashout_status"] == COMPLETED
+        assert confirmed.body["cashout_status"] == CANCELLED
+    assert (d24.status_of(2001), d24.status_of(1001)) == (COMPLETED, CANCELLED)
+    looked_up = [request.json()["cashout_id"] for request in d24.received("status")]
+    assert looked_up == [2001]
+
+
+@pytest.mark.parametrize("interim", [102, 103])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_an_interim_answer_to_the_status_look_up_is_read_past_and_the_next_call_reads_its_own(
+    entry: str, interim: int, invoke: Invoke, d24: D24Sandbox
+) -> None:
+    # Given D24 refusing the cancel of the already cancelled 2002, and its status endpoint
+    # sending an interim answer before the real status 0.2 s later
+    d24.inject(Fault.interim(interim, seconds=INTERIM_DELAY), endpoint="status")
+
+    # When a caller asks to cancel 2002, and at once (warm) the Completed 2001
+    first = send(invoke, entry, 2002, "ext-2002")
+    second = send(invoke, entry, 2001, "ext-2001")
+
+    # Then the first learns the real status (already cancelled), and the second gets its own
+    # answer, not the first one's status left on a reused connection
+    assert_outcome(entry, first, 200, "ALREADY_CANCELLED")
+    assert_outcome(entry, second, 409, "NOT_CANCELLABLE")
+    if second.raised is None:
+        assert second.body["cashout_status"] == COMPLETED
+    assert d24.status_of(2001) == COMPLETED

@@ -202,6 +202,25 @@ def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
             assert batch_env.status_of(cashout_id) == PENDING
 
 
+def test_a_batch_never_publishes_an_answer_left_on_a_connection_by_an_interim_one(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given one cancel at a time, D24 refusing the already cancelled 2002, and its status
+    # endpoint sending a 103 Early Hints before the real status 0.2 s later
+    monkeypatch.setenv("BULK_CONCURRENCY", "1")
+    batch_env.inject(Fault.interim(103, seconds=0.2), endpoint="status")
+    event = sqs_event(request(2002), request(2001))
+
+    # When the batch runs: 2002, then the Completed (paid out) 2001
+    failed = invoke_batch(event)
+
+    # Then the ledger learns the truth of each: already cancelled, and not cancellable, paid out
+    assert failed == []
+    told = {d["cashout_id"]: (d["outcome"], d["cashout_status"]) for d in results.details()}
+    assert told == {2002: ("ALREADY_CANCELLED", CANCELLED), 2001: ("NOT_CANCELLABLE", COMPLETED)}
+    assert batch_env.status_of(2001) == COMPLETED
+
+
 # Section 10: result events
 
 
