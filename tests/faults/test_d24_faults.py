@@ -84,6 +84,9 @@ def bad_200(name: str, body: bytes) -> FaultCase:
     )  # fmt: skip
 
 
+# D24's "no such cashout", played whatever it holds.
+NOT_FOUND_509 = Fault.status(412, {"code": 509, "message": "Cashout not found with this ID"})
+
 D24_FAULTS: tuple[FaultCase, ...] = (
     # Transient failures are retried, and the cancel goes through.
     cancelled_after("5xx-burst-500-502-then-success",
@@ -163,6 +166,14 @@ D24_FAULTS: tuple[FaultCase, ...] = (
               cancels_sent=2),
     FaultCase("unknown-cashout-answer-lost", q(Fault.apply_then_drop()), 404, "NOT_FOUND",
               cashout_id=UNKNOWN_CASHOUT, d24_status_after=None, cancels_sent=2),
+    # A lost answer, then "no such cashout" on the retry: checked against the status, which
+    # holds the cashout cancelled (or could not tell: only a retryable answer is honest).
+    cancelled_after("applied-then-dropped-then-509", q(Fault.apply_then_drop()) + q(NOT_FOUND_509),
+                    cancels=2),
+    FaultCase("applied-then-dropped-then-509-and-status-failing",
+              q(Fault.apply_then_drop()) + q(NOT_FOUND_509) + q(Fault.status(503), "status", 3),
+              502, "UPSTREAM_BAD_RESPONSE", d24_status_after=CANCELLED, upstream_status=412,
+              cancels_sent=2),
     # 200 answers that are not a cancel confirmation (the sandbox applied nothing).
     FaultCase("html-page-with-200", q(Fault.html(200)), 502, "UPSTREAM_BAD_RESPONSE",
               reported_status=PENDING, upstream_status=200, cancels_sent=1),
