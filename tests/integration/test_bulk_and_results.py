@@ -48,6 +48,10 @@ def assert_published_xor_failed(event: dict[str, Any], failed: list[str], publis
     assert set(published) | set(failed) == ids
 
 
+# A valid request padded past the 8 KiB every caller's body is held to (10,061 characters).
+OVERSIZED_BODY = json.dumps({**request(1001), "note": "x" * 10_000})
+
+
 @pytest.fixture
 def batch_env(function_env: D24Sandbox) -> D24Sandbox:
     return function_env
@@ -95,6 +99,7 @@ def test_a_mixed_batch_is_done_except_what_must_come_back(
         json.dumps({"cashout_id": "007", "external_id": "ext-1001"}),
         json.dumps({"cashout_id": 1001, "external_id": "x" * 101}),
         '{"cashout_id": ' + "9" * 4400 + ', "external_id": "ext-1001"}',
+        OVERSIZED_BODY,
     ],
     ids=[
         "not-json",
@@ -107,6 +112,7 @@ def test_a_mixed_batch_is_done_except_what_must_come_back(
         "leading-zero",
         "long-external-id",
         "4400-digit-id",
+        "over-8-KiB",
     ],
 )
 def test_an_invalid_message_is_handed_back_unpublished_and_nothing_is_sent(
@@ -401,6 +407,27 @@ def test_each_message_s_result_line_carries_its_message_id(
     assert emf["CANCELLED"] == [1.0, 1.0]
     assert emf["BatchItemFailures"] == [1.0]
     assert sum(emf["ResultsPublished"]) == 2.0
+
+
+def test_a_message_body_over_8_kib_is_an_invalid_request_like_any_caller_s(
+    batch_env: D24Sandbox, log_lines: io.StringIO, results: ResultsTap
+) -> None:
+    # Given a valid cancel of 1001 in a message body padded past 8 KiB, beside a valid one
+    event = sqs_event(OVERSIZED_BODY, request(1002))
+    oversized = event["Records"][0]["messageId"]
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then the oversized message is refused as invalid and handed back (for the dead-letter
+    # queue); nothing is sent for it, nothing published; the other is cancelled
+    assert failed == [oversized]
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    [refused] = [line for line in lines if line.get("correlation_id") == oversized]
+    assert (refused["outcome"], refused["status_code"]) == ("INVALID_REQUEST", 400)
+    assert {r.json()["cashout_id"] for r in batch_env.received()} == {1002}
+    assert batch_env.status_of(1001) == PENDING
+    assert [d["cashout_id"] for d in results.details()] == [1002]
 
 
 def test_an_eventbridge_result_published_is_counted_under_its_caller(

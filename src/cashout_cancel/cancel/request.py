@@ -12,6 +12,8 @@ T = TypeVar("T")
 
 MAX_CASHOUT_ID = 2**63 - 1
 MAX_EXTERNAL_ID_LENGTH = 100
+# Every caller's body (an HTTP body after base64 decoding, an SQS message body), in UTF-8 bytes.
+MAX_BODY_BYTES = 8192
 # Plain ASCII decimal digits, no sign, no leading zero; `str.isdigit` would admit other scripts.
 _DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
 
@@ -55,7 +57,14 @@ def _bounded_int(text: str) -> int | _OutOfRange:
 
 
 def parse_json_object(raw: str | bytes, what: str = "body") -> dict[str, Any]:
-    """A request body decoded as a JSON object, or InvalidRequest naming what is wrong."""
+    """A request body decoded as a JSON object, or InvalidRequest naming what is wrong (over
+    MAX_BODY_BYTES, not JSON, not an object)."""
+    # Every character is at least one byte: a long text is refused before it is encoded.
+    too_long = len(raw) > MAX_BODY_BYTES or (
+        isinstance(raw, str) and len(raw.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES
+    )
+    if too_long:
+        raise InvalidRequest(f"{what} is larger than {MAX_BODY_BYTES} bytes")
     try:
         fields = json.loads(raw, parse_int=_bounded_int)
     except (ValueError, RecursionError):
