@@ -12,9 +12,12 @@ raised), D24 ends in the expected state, and D24 only ever received our one requ
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any, Literal
 
 import pytest
@@ -321,12 +324,19 @@ def test_no_attempt_starts_when_the_deadline_leaves_no_time_for_one(
     assert d24.status_of(1001) == PENDING
 
 
+def http_date(epoch_seconds: float) -> str:
+    """An HTTP date (RFC 9110 section 5.6.7, IMF-fixdate), to the whole second."""
+    return format_datetime(datetime.fromtimestamp(epoch_seconds, UTC), usegmt=True)
+
+
+@pytest.mark.parametrize("form", ["delta-seconds", "http-date"])
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_retry_after_longer_than_the_deadline_is_not_waited_for(
-    entry: str, invoke: Invoke, d24: D24Sandbox
+    entry: str, form: str, invoke: Invoke, d24: D24Sandbox
 ) -> None:
-    # Given D24 throttling with a Retry-After far beyond the invocation's time
-    d24.inject(Fault.status(429, headers={"Retry-After": "3600"}), times=3)
+    # Given D24 throttling with a Retry-After an hour away, in either form RFC 9110 allows
+    retry_after = "3600" if form == "delta-seconds" else http_date(time.time() + 3600)
+    d24.inject(Fault.status(429, headers={"Retry-After": retry_after}), times=3)
 
     # When a caller asks to cancel
     started = time.monotonic()
@@ -351,6 +361,22 @@ def test_retry_after_within_the_deadline_is_honoured(invoke: Invoke, d24: D24San
     assert time.monotonic() - started >= 0.3
     assert_outcome("direct", answer, 200, "CANCELLED")
     assert len(d24.received("cancel")) == 2
+
+
+@pytest.mark.slow
+def test_retry_after_as_an_http_date_is_waited_for(invoke: Invoke, d24: D24Sandbox) -> None:
+    # Given D24 throttling once and asking, as an HTTP date, for the retry to come no earlier
+    # than then (a date is whole seconds: 2 to 3 s from now)
+    retry_at = math.floor(time.time()) + 3
+    d24.inject(Fault.status(429, headers={"Retry-After": http_date(retry_at)}))
+
+    # When a caller asks to cancel
+    answer = send(invoke, "direct", 1001, "ext-1001", remaining_ms=10_000)
+
+    # Then the retry is sent no earlier than that date, and the cancel goes through
+    _first, retry = d24.received("cancel")
+    assert retry.at >= retry_at - 0.05  # the sandbox's clock and ours may round differently
+    assert_outcome("direct", answer, 200, "CANCELLED")
 
 
 # A secret rotated between invocations: D24 answers 401 (or 403 for a new signing key).
