@@ -361,6 +361,69 @@ def test_an_eventbridge_result_that_cannot_be_published_raises_for_lambda_to_ret
     assert detail["request_id"] == "ev-3"
 
 
+@pytest.fixture
+def bus_refusing_first_of(batch_env: D24Sandbox) -> Iterator[set[str]]:
+    """Message ids the bus refuses one result of: the first entry it is given for each (moto
+    refuses an entry whose Detail is not JSON, and puts nothing of it on the bus)."""
+    from cashout_cancel import container
+
+    refuse: set[str] = set()
+
+    def malform_first(params: dict[str, Any], **_: Any) -> None:
+        entries = []
+        for entry in params["Entries"]:
+            request_id = json.loads(entry["Detail"])["request_id"]
+            refused = request_id in refuse
+            refuse.discard(request_id)
+            entries.append({**entry, "Detail": "refused: not JSON"} if refused else entry)
+        params["Entries"] = entries
+
+    client = container.events_client()
+    client.meta.events.register("before-parameter-build.events.PutEvents", malform_first)
+    yield refuse
+    client.meta.events.unregister("before-parameter-build.events.PutEvents", malform_first)
+
+
+def assert_never_both(message_id: str, failed: list[str], results: ResultsTap) -> None:
+    """Section 10: a message id is done (a result of it is on the bus) or handed back, never
+    both, and never neither."""
+    published = [d for d in results.details() if d["request_id"] == message_id]
+    assert (message_id in failed) != bool(published), (failed, published)
+
+
+def test_a_message_delivered_twice_in_a_batch_whose_result_the_bus_refuses_once_is_never_both(
+    batch_env: D24Sandbox, bus_refusing_first_of: set[str], results: ResultsTap
+) -> None:
+    # Given one message delivered twice in a batch, and a bus that refuses one of its results
+    event = sqs_event(request(1001), request(1001), message_ids=["twice", "twice"])
+    bus_refusing_first_of.add("twice")
+
+    # When the batch runs (both copies are answered: CANCELLED and ALREADY_CANCELLED)
+    failed = invoke_batch(event)
+
+    # Then the message is done or handed back, never both
+    assert_never_both("twice", failed, results)
+    assert batch_env.status_of(1001) == CANCELLED
+
+
+def test_a_message_delivered_twice_in_a_batch_whose_one_copy_fails_is_never_both(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given one message delivered twice in a batch, its copies cancelled one after the other,
+    # and D24 answering 503 to every attempt of the first copy (its cancel and its look-up)
+    monkeypatch.setenv("BULK_CONCURRENCY", "1")
+    batch_env.inject(Fault.status(503), endpoint="any", times=6)
+    event = sqs_event(request(1001), request(1001), message_ids=["twice", "twice"])
+
+    # When the batch runs: one copy is a retryable 502, the other is cancelled
+    failed = invoke_batch(event)
+
+    # Then the message is handed back whole (to be redone), with no result on the bus
+    assert batch_env.status_of(1001) == CANCELLED
+    assert_never_both("twice", failed, results)
+    assert failed == ["twice"]
+
+
 def test_without_a_results_bus_async_callers_send_nothing(
     batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
