@@ -135,6 +135,23 @@ def function_env(
 
 
 Invoke = Callable[..., Any]
+SecretReads = list[str]
+
+
+@pytest.fixture
+def secret_reads(function_env: D24Sandbox) -> SecretReads:
+    """Every GetSecretValue the function's own Secrets Manager client makes."""
+    from cashout_cancel import container
+
+    reads: SecretReads = []
+
+    def count(**_: Any) -> None:
+        reads.append("GetSecretValue")
+
+    container.secrets_client().meta.events.register(
+        "before-call.secrets-manager.GetSecretValue", count
+    )
+    return reads
 
 
 @pytest.fixture

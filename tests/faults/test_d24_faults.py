@@ -23,7 +23,15 @@ from typing import Any, Literal
 import pytest
 
 from local.d24_sandbox import D24Sandbox, Fault
-from tests.conftest import LOGIN, PASSWORD, SECRET_ID, SECRET_KEY, Invoke, LambdaContext
+from tests.conftest import (
+    LOGIN,
+    PASSWORD,
+    SECRET_ID,
+    SECRET_KEY,
+    Invoke,
+    LambdaContext,
+    SecretReads,
+)
 from tests.integration.via import ENTRIES, Answer, send
 
 PENDING, COMPLETED, CANCELLED = 0, 1, 2
@@ -380,24 +388,6 @@ def test_retry_after_as_an_http_date_is_waited_for(invoke: Invoke, d24: D24Sandb
 
 
 # A secret rotated between invocations: D24 answers 401 (or 403 for a new signing key).
-
-SecretReads = list[str]
-
-
-@pytest.fixture
-def secret_reads(function_env: D24Sandbox) -> SecretReads:
-    """Every GetSecretValue the function's own Secrets Manager client makes."""
-    from cashout_cancel import container
-
-    reads: SecretReads = []
-
-    def count(**_: Any) -> None:
-        reads.append("GetSecretValue")
-
-    container.secrets_client().meta.events.register(
-        "before-call.secrets-manager.GetSecretValue", count
-    )
-    return reads
 
 
 def rotate(secrets: Any, *, password: str = PASSWORD, secret_key: str = SECRET_KEY) -> None:

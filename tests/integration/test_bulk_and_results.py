@@ -14,7 +14,7 @@ import pytest
 
 from local.d24_sandbox import D24Sandbox, Fault
 from local.events import api_rest_event, eventbridge_event, sqs_event
-from tests.conftest import LambdaContext, ResultsTap
+from tests.conftest import LambdaContext, ResultsTap, SecretReads
 
 PENDING, COMPLETED, CANCELLED = 0, 1, 2
 
@@ -504,3 +504,30 @@ def test_an_eventbridge_result_published_is_counted_under_its_caller(
     assert emf["caller"] == "eventbridge"
     assert emf["ResultsPublished"] == [1.0]
     assert emf["CANCELLED"] == [1.0]
+
+
+def test_a_batch_refused_by_d24_re_reads_the_secret_once_not_once_per_message(
+    batch_env: D24Sandbox, secret_reads: SecretReads, log_lines: io.StringIO, results: ResultsTap
+) -> None:
+    # Given a warm function, and D24 refusing the cached password while Secrets Manager still
+    # holds it (rotated at D24 only)
+    assert invoke_batch(sqs_event(request(1005))) == []
+    batch_env.set_credentials(password="rotated-at-d24-only")
+    for cashout_id in range(5001, 5011):
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+    read_before = len(secret_reads)
+
+    # When a batch of ten cancels runs
+    event = sqs_event(*(request(i) for i in range(5001, 5011)))
+    failed = invoke_batch(event)
+
+    # Then the secret is read once more for the whole batch, and every cancel is told the
+    # credentials were refused (handed back, nothing published)
+    assert len(secret_reads) - read_before == 1
+    ids = [record["messageId"] for record in event["Records"]]
+    assert sorted(failed) == sorted(ids)
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    outcomes = {line["correlation_id"]: line["outcome"] for line in lines if line["message"]
+                == "cancel finished" and line["correlation_id"] in ids}  # fmt: skip
+    assert outcomes == dict.fromkeys(ids, "UPSTREAM_AUTH_FAILED")
+    assert [d["cashout_id"] for d in results.details()] == [1005]

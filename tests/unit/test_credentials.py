@@ -205,3 +205,23 @@ def test_a_refusal_seen_by_many_threads_re_reads_an_unchanged_secret_once(
     assert sm.reads == 2
     assert len(seen) == 16
     assert len({id(credentials) for credentials in seen}) == 1
+
+
+def test_a_re_read_that_found_the_refused_secret_unchanged_is_not_re_read_when_refused_again(
+    sm: CountingClient,
+) -> None:
+    # Given a refusal whose re-read found the same secret in Secrets Manager
+    now = [0.0]
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300, clock=lambda: now[0])
+    reread = store.refresh(store.get(roomy()), roomy())
+
+    # When a request that started with the re-read credentials is refused too
+    again = store.refresh(reread, roomy())
+
+    # Then the secret is not read a third time (a batch's later requests refused alike cost
+    # nothing), until the re-read credentials expire
+    assert again is reread
+    assert sm.reads == 2
+    sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
+    now[0] = 301.0
+    assert store.get(roomy()).password == "new"

@@ -44,6 +44,9 @@ class CredentialStore:
         self._lock = threading.Lock()
         self._cached: Credentials | None = None
         self._expires = 0.0
+        # The credentials a re-read after a refusal found unchanged in Secrets Manager: refused
+        # again, they are not re-read again before they expire.
+        self._reread_unchanged: Credentials | None = None
 
     def get(self, deadline: Deadline) -> Credentials:
         """The cached credentials, read from Secrets Manager when absent or expired."""
@@ -58,16 +61,22 @@ class CredentialStore:
     def refresh(self, rejected: Credentials, deadline: Deadline) -> Credentials:
         """The secret re-read after D24 refused `rejected`: read once for all the requests that
         saw the refusal. Every read makes a new Credentials object, so `rejected` is still the
-        cached one exactly when nobody has re-read the secret since it was handed out."""
+        cached one exactly when nobody has re-read the secret since it was handed out; and once a
+        re-read found the refused secret unchanged, that re-read's credentials are not re-read
+        when refused in turn (a batch's later requests start with them) until they expire."""
         with self._locked(deadline):
             if self._cached is not None and self._cached is not rejected:
                 return self._cached
-            return self._load(deadline)
+            if rejected is self._reread_unchanged:
+                return rejected
+            fresh = self._load(deadline)
+            self._reread_unchanged = fresh if fresh == rejected else None
+            return fresh
 
     def clear(self) -> None:
         """Forget the cached value (SnapStart restore, tests)."""
         with self._lock:
-            self._cached, self._expires = None, 0.0
+            self._cached, self._expires, self._reread_unchanged = None, 0.0, None
 
     @contextmanager
     def _locked(self, deadline: Deadline) -> Iterator[None]:
