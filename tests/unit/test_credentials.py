@@ -207,21 +207,23 @@ def test_a_refusal_seen_by_many_threads_re_reads_an_unchanged_secret_once(
     assert len({id(credentials) for credentials in seen}) == 1
 
 
-def test_a_re_read_that_found_the_refused_secret_unchanged_is_not_re_read_when_refused_again(
+def test_a_re_read_that_found_the_refused_secret_unchanged_answers_the_rest_of_its_invocation(
     sm: CountingClient,
 ) -> None:
-    # Given a refusal whose re-read found the same secret in Secrets Manager
-    now = [0.0]
-    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300, clock=lambda: now[0])
-    reread = store.refresh(store.get(roomy()), roomy())
+    # Given a refusal whose re-read, in one invocation, found the same secret in Secrets Manager
+    store = CredentialStore("d24", sdk_reader(lambda: sm), ttl=300)
+    invocation = roomy()
+    reread = store.refresh(store.get(invocation), invocation)
 
-    # When a request that started with the re-read credentials is refused too
-    again = store.refresh(reread, roomy())
+    # When a later request of that invocation, which started with the re-read credentials, is
+    # refused too
+    again = store.refresh(reread, invocation)
 
-    # Then the secret is not read a third time (a batch's later requests refused alike cost
-    # nothing), until the re-read credentials expire
+    # Then the secret is not read a third time (a batch's later cancels refused alike cost
+    # nothing); a later invocation refused re-reads once more, and picks up a rotation
     assert again is reread
     assert sm.reads == 2
     sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
-    now[0] = 301.0
-    assert store.get(roomy()).password == "new"
+    next_invocation = roomy()
+    assert store.refresh(store.get(next_invocation), next_invocation).password == "new"
+    assert sm.reads == 3

@@ -44,9 +44,9 @@ class CredentialStore:
         self._lock = threading.Lock()
         self._cached: Credentials | None = None
         self._expires = 0.0
-        # The credentials a re-read after a refusal found unchanged in Secrets Manager: refused
-        # again, they are not re-read again before they expire.
-        self._reread_unchanged: Credentials | None = None
+        # The credentials a re-read after a refusal found unchanged in Secrets Manager, and the
+        # deadline (the invocation) it was made for.
+        self._reread_unchanged: tuple[Credentials, Deadline] | None = None
 
     def get(self, deadline: Deadline) -> Credentials:
         """The cached credentials, read from Secrets Manager when absent or expired."""
@@ -61,16 +61,20 @@ class CredentialStore:
     def refresh(self, rejected: Credentials, deadline: Deadline) -> Credentials:
         """The secret re-read after D24 refused `rejected`: read once for all the requests that
         saw the refusal. Every read makes a new Credentials object, so `rejected` is still the
-        cached one exactly when nobody has re-read the secret since it was handed out; and once a
-        re-read found the refused secret unchanged, that re-read's credentials are not re-read
-        when refused in turn (a batch's later requests start with them) until they expire."""
+        cached one exactly when nobody has re-read the secret since it was handed out.
+
+        A re-read that found the refused secret unchanged answers the refusals of the rest of
+        its invocation (`deadline` is the invocation's) without reading again: a batch's later
+        cancels start with the re-read credentials. A later invocation re-reads once more, so a
+        secret rotated meanwhile is picked up."""
         with self._locked(deadline):
             if self._cached is not None and self._cached is not rejected:
                 return self._cached
-            if rejected is self._reread_unchanged:
+            held = self._reread_unchanged
+            if held is not None and held[0] is rejected and held[1] is deadline:
                 return rejected
             fresh = self._load(deadline)
-            self._reread_unchanged = fresh if fresh == rejected else None
+            self._reread_unchanged = (fresh, deadline) if fresh == rejected else None
             return fresh
 
     def clear(self) -> None:
