@@ -12,9 +12,22 @@ from typing import Any
 
 import pytest
 
+from cashout_cancel.cancel.outcomes import CancelResult, Outcome
+from cashout_cancel.d24.client import CashoutStatus
+from cashout_cancel.result_events import ResultEvent
 from local.d24_sandbox import D24Sandbox, Fault
-from local.events import api_rest_event, eventbridge_event, sqs_event
-from tests.conftest import LambdaContext, ResultsTap, SecretReads
+from local.events import api_rest_event, direct_event, eventbridge_event, sqs_event
+from tests.conftest import (
+    EVENTBRIDGE_REQUEST_LIMIT,
+    Invoke,
+    LambdaContext,
+    ResultsTap,
+    SecretReads,
+)
+from tests.integration.via import answer_of
+
+# Every string passed on from D24 is cut to this many characters (docs/contract.md section 4).
+MAX_PASSED_ON = 300
 
 PENDING, COMPLETED, CANCELLED = 0, 1, 2
 
@@ -228,6 +241,105 @@ def test_a_batch_never_publishes_an_answer_left_on_a_connection_by_an_interim_on
 
 
 # Section 10: result events
+
+
+def test_ten_confirmed_cancels_with_huge_descriptions_are_published_bounded(
+    batch_env: D24Sandbox, put_events_sizes: list[int], results: ResultsTap
+) -> None:
+    # Given D24 confirming ten cancels, each with a 48 KB status description, and a bus that
+    # refuses requests over 256 KiB as EventBridge does
+    batch_env.inject(Fault.long_description(48_000), times=10)
+    event = sqs_event(*(request(i) for i in range(5001, 5011)))
+    for cashout_id in range(5001, 5011):
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then every result is on the bus, its description cut to 300 characters, and no request
+    # to the bus was over the limit
+    assert failed == []
+    details = results.details()
+    assert sorted(d["cashout_id"] for d in details) == list(range(5001, 5011))
+    assert {d["outcome"] for d in details} == {"CANCELLED"}
+    assert {len(d["cashout_status_description"]) for d in details} == {MAX_PASSED_ON}
+    assert max(put_events_sizes) <= EVENTBRIDGE_REQUEST_LIMIT
+
+
+def test_every_string_passed_on_from_d24_is_cut_to_300_characters(
+    batch_env: D24Sandbox, invoke: Invoke
+) -> None:
+    # Given D24 refusing the cancel of a Rejected cashout with a long message and string code,
+    # and its status answer carrying a long description, rejection code and reason
+    long = "R" * 20_000
+    batch_env.add_cashout(2003, "ext-2003", 3, rejection_code=long, rejection_reason=long)
+    batch_env.inject(Fault.status(412, {"code": long, "message": long}))
+    batch_env.inject(Fault.long_description(20_000), endpoint="status")
+
+    # When a caller asks to cancel it
+    answer = answer_of(invoke(direct_event(2003, "ext-2003")))
+
+    # Then it is not cancellable, and every string D24 sent is cut to 300 characters
+    assert answer.body["outcome"] == "NOT_CANCELLABLE"
+    passed_on = [answer.body["cashout_status_description"], answer.body["rejection_code"],
+                 answer.body["rejection_reason"], answer.body["upstream"]["message"],
+                 answer.body["upstream"]["code"]]  # fmt: skip
+    assert [len(text) for text in passed_on] == [MAX_PASSED_ON] * 5
+
+
+def not_cancellable(cashout_id: int, description: str) -> ResultEvent:
+    """A final SQS result whose status description is `description`."""
+    status = CashoutStatus(COMPLETED, description)
+    result = CancelResult(
+        Outcome.NOT_CANCELLABLE, cashout_id=cashout_id, external_id=f"ext-{cashout_id}",
+        status=status, message="Refused.",
+    )  # fmt: skip
+    return ResultEvent(result, "sqs", f"message-{cashout_id}")
+
+
+def test_results_too_large_for_one_put_events_are_put_in_several_none_dropped(
+    batch_env: D24Sandbox, put_events_sizes: list[int], results: ResultsTap
+) -> None:
+    from cashout_cancel import container
+    from cashout_cancel.deadline import Deadline
+
+    # Given ten final results of 60 KB each: 600 KB in all (the publisher does not count on D24's
+    # strings having been cut), and a bus that refuses requests over 256 KiB
+    events = [not_cancellable(cashout_id, "C" * 60_000) for cashout_id in range(5001, 5011)]
+
+    # When they are published
+    accepted = container.current().publisher.publish(events, Deadline(10.0))
+
+    # Then the bus accepted every one, whole, in requests within the limit
+    assert accepted == [True] * 10
+    assert len(put_events_sizes) >= 3
+    assert max(put_events_sizes) <= EVENTBRIDGE_REQUEST_LIMIT
+    published = by_request_id(results)
+    assert sorted(published) == sorted(event.request_id for event in events)
+    assert {len(d["cashout_status_description"]) for d in published.values()} == {60_000}
+
+
+def test_a_result_too_large_to_publish_alone_is_published_shortened(
+    batch_env: D24Sandbox, put_events_sizes: list[int], results: ResultsTap
+) -> None:
+    from cashout_cancel import container
+    from cashout_cancel.deadline import Deadline
+
+    # Given a final result of 300 KB beside a small one
+    events = [not_cancellable(5001, "C" * 300_000), not_cancellable(5002, "Completed")]
+
+    # When they are published
+    accepted = container.current().publisher.publish(events, Deadline(10.0))
+
+    # Then both are on the bus: the large one with its long strings cut, its facts whole
+    assert accepted == [True, True]
+    assert max(put_events_sizes) <= EVENTBRIDGE_REQUEST_LIMIT
+    published = by_request_id(results)
+    shortened, small = published["message-5001"], published["message-5002"]
+    assert (shortened["outcome"], shortened["cashout_status"]) == ("NOT_CANCELLABLE", COMPLETED)
+    assert (shortened["cashout_id"], shortened["external_id"]) == (5001, "ext-5001")
+    assert 0 < len(shortened["cashout_status_description"]) < 300_000
+    assert small["cashout_status_description"] == "Completed"
 
 
 def test_an_eventbridge_result_is_published_once_with_caller_and_request_id(

@@ -26,7 +26,9 @@ from .signing import sign
 USER_AGENT = f"cashout-cancel/{__version__}"
 CANCEL_PATH = "/cashout/cancel"
 STATUS_PATH = "/cashout/status"
-_MAX_UPSTREAM_MESSAGE = 300
+# Every string passed on from D24 (a description, a rejection code or reason, an error's code or
+# message) is cut to this many characters (docs/contract.md section 4).
+MAX_PASSED_ON = 300
 # The statuses with which D24 refuses the credentials or the signature.
 AUTH_REFUSED = frozenset({401, 403})
 
@@ -262,7 +264,7 @@ def _cashout_status(fields: dict[str, Any] | None, redaction: Redaction) -> Cash
     code = fields.get("cashout_status")
     if not isinstance(code, int) or isinstance(code, bool) or code < 0:
         return None
-    description = redaction.scrub(fields.get("cashout_status_description"))
+    description = _passable(redaction.scrub(fields.get("cashout_status_description")))
     return CashoutStatus(
         code=code,
         description=description
@@ -281,7 +283,7 @@ def _upstream(
     return UpstreamError(
         http_status=http_status,
         code=_passable(code),
-        message=message[:_MAX_UPSTREAM_MESSAGE] if isinstance(message, str) else None,
+        message=message[:MAX_PASSED_ON] if isinstance(message, str) else None,
     )
 
 
@@ -292,5 +294,5 @@ def _passable(value: Any) -> int | str | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        return value[:_MAX_UPSTREAM_MESSAGE]
+        return value[:MAX_PASSED_ON]
     return None
