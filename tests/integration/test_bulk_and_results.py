@@ -221,6 +221,55 @@ def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
             assert batch_env.status_of(cashout_id) == PENDING
 
 
+def test_a_429_holds_back_every_cancel_of_the_invocation_until_its_wait_is_over(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given two cancels at a time, and D24 throttling the merchant on the first cancel it gets
+    # (Retry-After: 1) while it answers the other one in flight 0.2 s later
+    monkeypatch.setenv("BULK_CONCURRENCY", "2")
+    batch_env.inject(Fault.status(429, headers={"Retry-After": "1"}))
+    batch_env.inject(Fault.delay(0.2))
+    for cashout_id in range(5001, 5009):
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+    event = sqs_event(*(request(i) for i in range(5001, 5009)))
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then, beyond the two in flight when D24 said to wait, no request reached D24 before the
+    # wait was over; and every cancel went through
+    first, second, *later = batch_env.received()
+    told_to_wait = min(first.at, second.at)
+    early = [round(r.at - told_to_wait, 3) for r in later if r.at < told_to_wait + 1.0 - 0.02]
+    assert early == [], "requests sent while D24 had asked the merchant to wait"
+    assert failed == []
+    assert {d["outcome"] for d in results.details()} == {"CANCELLED"}
+    assert len(results.details()) == 8
+
+
+def test_a_429_whose_wait_outlasts_the_invocation_starts_no_other_cancel(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given two cancels at a time, and D24 throttling the merchant for an hour on the first
+    # cancel it gets, while it answers the other one in flight 0.2 s later
+    monkeypatch.setenv("BULK_CONCURRENCY", "2")
+    batch_env.inject(Fault.status(429, headers={"Retry-After": "3600"}))
+    batch_env.inject(Fault.delay(0.2))
+    event = sqs_event(*(request(i) for i in (1001, 1002, 1003, 1004, 1005)))
+
+    # When the batch runs with 3 s left
+    started = time.monotonic()
+    failed = invoke_batch(event, remaining_ms=3000)
+
+    # Then it answers in time, D24 saw only the two requests in flight, and every cancel not
+    # confirmed comes back for a later invocation
+    assert time.monotonic() - started < 3.0
+    assert len(batch_env.received()) == 2
+    published = by_request_id(results)
+    assert len(published) == 1
+    assert_published_xor_failed(event, failed, published)
+
+
 def test_a_batch_never_publishes_an_answer_left_on_a_connection_by_an_interim_one(
     batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
 ) -> None:

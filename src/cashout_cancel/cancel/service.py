@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ..credentials.secret import Credentials
 from ..credentials.store import CredentialStore
 from ..d24.client import AUTH_REFUSED, CallResult, D24Client, NoAnswer
+from ..d24.pace import Pace
 from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
 from ..settings import ConfigurationError
 from .decision import NOT_ASKED, LookUp, Said, decide, needs_look_up, read_look_up
@@ -32,8 +33,11 @@ class CancelService:
         self._client = client
         self._credentials = credentials
 
-    def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelResult:
-        """Cancel `request` at D24 and answer truthfully whatever fails around it."""
+    def cancel(
+        self, request: CancelRequest, deadline: Deadline, pace: Pace | None = None
+    ) -> CancelResult:
+        """Cancel `request` at D24 and answer truthfully whatever fails around it; every request
+        to D24 keeps to `pace` (shared by the cancels D24 throttles together)."""
         if not self._can_start(deadline):
             return decide(request, _NOTHING_SENT, _NO_TIME_TO_ASK)
         try:
@@ -44,13 +48,15 @@ class CancelService:
                 credentials,
                 deadline,
                 lambda c: self._client.cancel(
-                    c, request.cashout_id, request.external_id, deadline, reserve
+                    c, request.cashout_id, request.external_id, deadline, reserve, pace
                 ),
             )
         except ConfigurationError as exc:
             return configuration_error(request, exc)
         look_up = (
-            self._look_up(request, credentials, deadline) if needs_look_up(cancelled) else None
+            self._look_up(request, credentials, deadline, pace)
+            if needs_look_up(cancelled)
+            else None
         )
         return decide(request, cancelled, look_up or NOT_ASKED)
 
@@ -67,13 +73,19 @@ class CancelService:
         self._credentials.clear()
 
     def _look_up(
-        self, request: CancelRequest, credentials: Credentials, deadline: Deadline
+        self,
+        request: CancelRequest,
+        credentials: Credentials,
+        deadline: Deadline,
+        pace: Pace | None,
     ) -> LookUp:
         try:
             found, _ = self._with_one_reread(
                 credentials,
                 deadline,
-                lambda c: self._client.status(c, request.cashout_id, request.external_id, deadline),
+                lambda c: self._client.status(
+                    c, request.cashout_id, request.external_id, deadline, pace
+                ),
             )
         except ConfigurationError:  # the secret vanished between the cancel and the look-up
             return LookUp(Said.COULD_NOT_TELL, no_answer=NoAnswer.UNAVAILABLE)

@@ -19,6 +19,7 @@ from .. import __version__
 from ..credentials.secret import Credentials
 from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
 from .exchange import Answer, ExchangeFailed, Failure, HttpExchange
+from .pace import Pace
 from .redaction import Redaction
 from .retry import RetryPolicy, backoff_delay, is_retryable_status, jitter_draw, retry_after_seconds
 from .signing import sign
@@ -31,6 +32,7 @@ STATUS_PATH = "/cashout/status"
 MAX_PASSED_ON = 300
 # The statuses with which D24 refuses the credentials or the signature.
 AUTH_REFUSED = frozenset({401, 403})
+THROTTLED = 429  # D24 throttles the merchant account
 
 
 # D24 cashout status codes (CONTRACT section 2).
@@ -160,16 +162,24 @@ class D24Client:
         external_id: str,
         deadline: Deadline,
         reserve: float = 0.0,
+        pace: Pace | None = None,
     ) -> CallResult:
-        """DELETE /cashout/cancel, keeping `reserve` seconds of the deadline for a later call."""
+        """DELETE /cashout/cancel, keeping `reserve` seconds of the deadline for a later call;
+        no attempt starts before `pace` allows, and a 429 holds `pace` back."""
         return self._call("DELETE", CANCEL_PATH, credentials, cashout_id, external_id,
-                          deadline, reserve)  # fmt: skip
+                          deadline, reserve, pace)  # fmt: skip
 
     def status(
-        self, credentials: Credentials, cashout_id: int, external_id: str, deadline: Deadline
+        self,
+        credentials: Credentials,
+        cashout_id: int,
+        external_id: str,
+        deadline: Deadline,
+        pace: Pace | None = None,
     ) -> CallResult:
-        """POST /cashout/status, with whatever time the deadline has left."""
-        return self._call("POST", STATUS_PATH, credentials, cashout_id, external_id, deadline, 0.0)
+        """POST /cashout/status, with whatever time the deadline has left, at `pace`."""
+        return self._call("POST", STATUS_PATH, credentials, cashout_id, external_id, deadline,
+                          0.0, pace)  # fmt: skip
 
     def _call(
         self,
@@ -180,7 +190,9 @@ class D24Client:
         external_id: str,
         deadline: Deadline,
         reserve: float,
+        pace: Pace | None,
     ) -> CallResult:
+        pace = pace or Pace()  # unshared: only this call's own 429s hold it back
         body = encode_body(credentials, cashout_id, external_id)
         signature = sign(credentials.secret_key, body)
         headers = {
@@ -198,11 +210,14 @@ class D24Client:
         may_have_applied = False
         sent = 0
         for attempt in range(1, self._policy.max_attempts + 1):
+            if not self._paced(pace, deadline, reserve):
+                break
             budget = min(self.attempt_limit, deadline.remaining() - reserve)
             if budget < MIN_ATTEMPT_SECONDS:
                 break
             sent += 1
             wait_at_least = 0.0
+            throttled = False
             started = time.perf_counter()
             try:
                 answer = self._exchange.send(
@@ -219,16 +234,28 @@ class D24Client:
                 # A 5xx may come after the cancel was applied; a 429 is refused before any work.
                 may_have_applied = may_have_applied or reply.http_status >= 500
                 wait_at_least = retry_after_seconds(answer.retry_after) or 0.0
+                throttled = reply.http_status == THROTTLED
             finally:
                 if self._on_latency is not None:
                     self._on_latency((time.perf_counter() - started) * 1000)
+            delay = max(backoff_delay(attempt, self._policy, jitter_draw()), wait_at_least)
+            if throttled:  # D24 throttles the account: every request sharing the pace waits
+                pace.hold(delay)
             if attempt == self._policy.max_attempts or no_answer is NoAnswer.TLS_REFUSED:
                 break
-            delay = max(backoff_delay(attempt, self._policy, jitter_draw()), wait_at_least)
             if deadline.remaining() - reserve - delay < MIN_ATTEMPT_SECONDS:
                 break
             self._sleep(delay)
         return CallResult(last_reply, no_answer, may_have_applied, sent)
+
+    def _paced(self, pace: Pace, deadline: Deadline, reserve: float) -> bool:
+        """Wait until `pace` lets a new attempt start; False, at once, when that is later than
+        the deadline (less `reserve`) leaves time for an attempt."""
+        while (wait := pace.wait()) > 0:  # another 429 may hold it back further meanwhile
+            if deadline.remaining() - reserve - wait < MIN_ATTEMPT_SECONDS:
+                return False
+            self._sleep(wait)
+        return True
 
 
 _NO_ANSWER = {
