@@ -93,6 +93,8 @@ FaultKind = Literal[
     "apply_then_answer",
     "drip",
     "stall_after_headers",
+    "interim",
+    "long_description",
 ]
 # Which part of an answer a drip sends slowly: the status line and headers, or the body.
 DripPart = Literal["headers", "body"]
@@ -226,7 +228,9 @@ class Fault:
     seconds: float = 0.0
     apply: bool = True  # for drip and stall_after_headers: process first, then play the answer
     part: DripPart = "body"
-    padding: int = 0  # for an oversized applied answer: bytes of whitespace before the real one
+    # For an oversized applied answer: bytes of whitespace before the real one; for a long
+    # description: the length the status description is given.
+    padding: int = 0
 
     @classmethod
     def status(
@@ -308,6 +312,21 @@ class Fault:
         return cls("answer", Answer(200, b" " * size + b'{"note": "no answer here"}'))
 
     @classmethod
+    def interim(cls, http_status: int = 103, seconds: float = 0.0) -> Fault:
+        """Send an interim 1xx answer (103 Early Hints with a Link header, 102 Processing...)
+        at once, then process normally and send the real answer `seconds` later."""
+        if not 100 <= http_status < 200:
+            raise ValueError(f"an interim answer is 1xx, got {http_status}")
+        headers = (("Link", "</v3/docs>; rel=preload"),) if http_status == 103 else ()
+        return cls("interim", Answer(http_status, b"", headers=headers), _non_negative(seconds))
+
+    @classmethod
+    def long_description(cls, length: int) -> Fault:
+        """Process normally, and answer with the status description (when the answer carries
+        one) lengthened to `length` characters: still the true status, in many words."""
+        return cls("long_description", padding=length)
+
+    @classmethod
     def apply_then_status(
         cls,
         http_status: int,
@@ -347,6 +366,21 @@ def _status_payload(cashout: Cashout) -> dict[str, object]:
     if cashout.rejection_reason is not None:
         payload["rejection_reason"] = cashout.rejection_reason
     return payload
+
+
+def _with_long_description(answer: Answer, length: int) -> Answer:
+    """`answer` with its cashout_status_description padded to `length` characters, if it has one."""
+    try:
+        payload = json.loads(answer.body)
+    except ValueError:
+        return answer
+    description = payload.get("cashout_status_description") if isinstance(payload, dict) else None
+    if not isinstance(description, str):
+        return answer
+    padded = (description + " ") + "." * max(0, length - len(description) - 1)
+    return _json_answer(
+        answer.http_status, {**payload, "cashout_status_description": padded[:length]}, None
+    )
 
 
 def _valid_params(payload: Mapping[str, object]) -> tuple[int, str] | None:
@@ -815,14 +849,20 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if fault.kind == "delay":
             return self._sleep(fault.seconds)
+        interim = fault.answer if fault.kind == "interim" else None
+        if interim is not None and not self._write_slowly(self._interim_head(interim), 0.0):
+            self._abort()
+            return False
         return True
 
     def _play_after(self, fault: Fault, answer: Answer) -> None:
         if fault.kind == "apply_then_drop":
             self._abort()
-        elif fault.kind == "apply_then_delay":
+        elif fault.kind in ("apply_then_delay", "interim"):
             if self._sleep(fault.seconds):
                 self._send(answer)
+        elif fault.kind == "long_description":
+            self._send(_with_long_description(answer, fault.padding))
         elif fault.kind == "apply_then_answer" and fault.padding:
             self._send(replace(answer, body=b" " * fault.padding + answer.body))
         elif fault.kind == "apply_then_answer" and fault.answer is not None:
@@ -843,6 +883,14 @@ class _Handler(BaseHTTPRequestHandler):
             f"Server: {self.version_string()}",
             f"Content-Type: {answer.content_type}",
             f"Content-Length: {len(answer.body)}",
+            *(f"{name}: {value}" for name, value in answer.headers),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _interim_head(self, answer: Answer) -> bytes:
+        """An interim (1xx) answer: its status line and headers, no body (RFC 9110 15.2)."""
+        lines = [
+            f"{self.protocol_version} {answer.http_status} {_phrase(answer.http_status)}",
             *(f"{name}: {value}" for name, value in answer.headers),
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

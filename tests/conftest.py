@@ -139,6 +139,45 @@ def results(secrets: Any) -> ResultsTap:
     return ResultsTap(sqs, queue_url)
 
 
+# EventBridge refuses a PutEvents request whose entries total more than 256 KiB; moto does not.
+EVENTBRIDGE_REQUEST_LIMIT = 256 * 1024
+
+
+def eventbridge_entry_size(entry: dict[str, Any]) -> int:
+    """An entry's size as EventBridge documents it (Time 14 bytes; Source, DetailType, Detail and
+    each resource in UTF-8), and EventBusName too: stricter than documented, never laxer."""
+    size = 14 if entry.get("Time") is not None else 0
+    for name in ("Source", "DetailType", "Detail", "EventBusName"):
+        size += len(str(entry.get(name) or "").encode("utf-8"))
+    return size + sum(len(resource.encode("utf-8")) for resource in entry.get("Resources") or ())
+
+
+@pytest.fixture
+def put_events_sizes(results: ResultsTap) -> Iterator[list[int]]:
+    """The results bus as EventBridge sizes it: the function's PutEvents requests over 256 KiB are
+    refused whole (ValidationException), as EventBridge refuses them; yields the size of every
+    request the function made, refused or not."""
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    from cashout_cancel import container
+
+    sizes: list[int] = []
+
+    def refuse_oversized(params: dict[str, Any], **_: Any) -> Any:
+        entries = json.loads(params["body"])["Entries"]
+        sizes.append(sum(eventbridge_entry_size(entry) for entry in entries))
+        if sizes[-1] <= EVENTBRIDGE_REQUEST_LIMIT:
+            return None
+        message = "Total size of the entries in the request is over the limit."
+        error = {"Code": "ValidationException", "Message": message}
+        return AWSResponse("https://events.local", 400, HTTPHeaders(), None), {"Error": error}
+
+    client = container.events_client()
+    client.meta.events.register("before-call.events.PutEvents", refuse_oversized)
+    yield sizes
+    client.meta.events.unregister("before-call.events.PutEvents", refuse_oversized)
+
+
 @pytest.fixture
 def function_env(
     monkeypatch: pytest.MonkeyPatch, d24: D24Sandbox, secrets: Any, results: ResultsTap
@@ -168,6 +207,7 @@ def extension(
 
 
 Invoke = Callable[..., Any]
+SecretReads = list[str]
 
 
 @pytest.fixture
@@ -189,7 +229,7 @@ def body_of(response: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def secret_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def secret_reads(monkeypatch: pytest.MonkeyPatch) -> SecretReads:
     """Every GetSecretValue call made by any Secrets Manager client the function creates."""
     reads: list[str] = []
     real_client = boto3.client

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
@@ -107,6 +107,25 @@ def run_within(
 
     Exceptions raised by `call` reach the caller unchanged.
     """
+    state, future = _submit(call)
+    return _wait(state, future, time.monotonic() + max(0.0, seconds), on_abandon)
+
+
+def run_all_within(seconds: float, calls: Sequence[Callable[[], T]]) -> list[T | Exception]:
+    """The calls run side by side, for at most `seconds` in all: for each, its result, or the
+    exception it raised, or TimeLimitExceeded when it did not finish in time."""
+    end = time.monotonic() + max(0.0, seconds)
+    started = [_submit(call) for call in calls]
+    outcomes: list[T | Exception] = []
+    for state, future in started:
+        try:
+            outcomes.append(_wait(state, future, end, None))
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def _submit(call: Callable[[], T]) -> tuple[_Call, Future[T | None]]:
     state = _Call()
 
     def run() -> T | None:
@@ -114,9 +133,14 @@ def run_within(
             return None  # abandoned before it began: never start late
         return call()
 
-    future = _executor().submit(run)
+    return state, _executor().submit(run)
+
+
+def _wait(
+    state: _Call, future: Future[T | None], end: float, on_abandon: Callable[[], None] | None
+) -> T:
     try:
-        result = future.result(timeout=max(0.0, seconds))
+        result = future.result(timeout=max(0.0, end - time.monotonic()))
     except FutureTimeout:
         started = state.abandon()
         if future.cancel():

@@ -9,6 +9,7 @@ on.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from . import container
 from .cancel.outcomes import CancelResult, Outcome
 from .cancel.request import CancelRequest
 from .cancel.service import configuration_error
+from .d24.pace import Pace
 from .deadline import Deadline
 from .observability import logger, record_publishing, record_result, use_caller_dimension
 from .result_events import ResultEvent
@@ -26,6 +28,7 @@ from .settings import ConfigurationError
 # a second (PutEvents answers in tens of milliseconds), or a fifth of what is left when less.
 PUBLISH_RESERVE_SECONDS = 1.0
 _DEFAULT_MARGIN_SECONDS = 0.5  # when the settings cannot be read, to answer that in time
+DEFAULT_ACCOUNT = ""  # the merchant account of D24_SECRET_ID
 
 
 class Invocation:
@@ -57,6 +60,10 @@ class Invocation:
             # publish is for PutEvents. The secret, read through the extension, no longer pulls
             # boto3 in first.
             container.events_client()
+        # D24 throttles per merchant account: one pace per account, shared by this invocation's
+        # cancels (a 429 to one holds back the others), never by the next invocation's.
+        self._paces: dict[str, Pace] = {}
+        self._paces_lock = threading.Lock()
         use_caller_dimension(caller)
 
     @property
@@ -83,6 +90,11 @@ class Invocation:
         record_result(result, self.caller, correlation_id, (time.perf_counter() - started) * 1000)
         return result
 
+    def pace(self, account: str = DEFAULT_ACCOUNT) -> Pace:
+        """The pace of this invocation's requests to D24 for one merchant account."""
+        with self._paces_lock:
+            return self._paces.setdefault(account, Pace())
+
     def publish(self, events: Sequence[ResultEvent]) -> list[bool]:
         """Put result events on the results bus; for each, whether it was accepted (counted in
         the ResultsPublished and ResultsNotPublished metrics)."""
@@ -105,4 +117,5 @@ class Invocation:
         if self._publishes and built.settings.results_event_bus is None:
             # Its result could not reach the ledger: cancel nothing rather than lose it.
             return configuration_error(request, ConfigurationError("RESULTS_EVENT_BUS is not set"))
-        return built.service.cancel(request, self._cancel_deadline)
+        account = request.merchant or DEFAULT_ACCOUNT
+        return built.service.cancel(request, self._cancel_deadline, self.pace(account))

@@ -12,15 +12,26 @@ raised), D24 ends in the expected state, and D24 only ever received our one requ
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any, Literal
 
 import pytest
 
 from local.d24_sandbox import CANCELLED, COMPLETED, PENDING, D24Sandbox, Fault
-from tests.conftest import LOGIN, PASSWORD, SECRET_ID, SECRET_KEY, Invoke, LambdaContext
+from tests.conftest import (
+    LOGIN,
+    PASSWORD,
+    SECRET_ID,
+    SECRET_KEY,
+    Invoke,
+    LambdaContext,
+    SecretReads,
+)
 from tests.integration.via import ENTRIES, Answer, send
 
 UNKNOWN_CASHOUT = 987654321  # not in the sandbox
@@ -82,6 +93,9 @@ def bad_200(name: str, body: bytes) -> FaultCase:
         reported_status=PENDING, upstream_status=200, cancels_sent=1,
     )  # fmt: skip
 
+
+# D24's "no such cashout", played whatever it holds.
+NOT_FOUND_509 = Fault.status(412, {"code": 509, "message": "Cashout not found with this ID"})
 
 D24_FAULTS: tuple[FaultCase, ...] = (
     # Transient failures are retried, and the cancel goes through.
@@ -162,6 +176,14 @@ D24_FAULTS: tuple[FaultCase, ...] = (
               cancels_sent=2),
     FaultCase("unknown-cashout-answer-lost", q(Fault.apply_then_drop()), 404, "NOT_FOUND",
               cashout_id=UNKNOWN_CASHOUT, d24_status_after=None, cancels_sent=2),
+    # A lost answer, then "no such cashout" on the retry: checked against the status, which
+    # holds the cashout cancelled (or could not tell: only a retryable answer is honest).
+    cancelled_after("applied-then-dropped-then-509", q(Fault.apply_then_drop()) + q(NOT_FOUND_509),
+                    cancels=2),
+    FaultCase("applied-then-dropped-then-509-and-status-failing",
+              q(Fault.apply_then_drop()) + q(NOT_FOUND_509) + q(Fault.status(503), "status", 3),
+              502, "UPSTREAM_BAD_RESPONSE", d24_status_after=CANCELLED, upstream_status=412,
+              cancels_sent=2),
     # 200 answers that are not a cancel confirmation (the sandbox applied nothing).
     FaultCase("html-page-with-200", q(Fault.html(200)), 502, "UPSTREAM_BAD_RESPONSE",
               reported_status=PENDING, upstream_status=200, cancels_sent=1),
@@ -327,12 +349,19 @@ def test_no_attempt_starts_when_the_deadline_leaves_no_time_for_one(
     assert d24.status_of(1001) == PENDING
 
 
+def http_date(epoch_seconds: float) -> str:
+    """An HTTP date (RFC 9110 section 5.6.7, IMF-fixdate), to the whole second."""
+    return format_datetime(datetime.fromtimestamp(epoch_seconds, UTC), usegmt=True)
+
+
+@pytest.mark.parametrize("form", ["delta-seconds", "http-date"])
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_retry_after_longer_than_the_deadline_is_not_waited_for(
-    entry: str, invoke: Invoke, d24: D24Sandbox
+    entry: str, form: str, invoke: Invoke, d24: D24Sandbox
 ) -> None:
-    # Given D24 throttling with a Retry-After far beyond the invocation's time
-    d24.inject(Fault.status(429, headers={"Retry-After": "3600"}), times=3)
+    # Given D24 throttling with a Retry-After an hour away, in either form RFC 9110 allows
+    retry_after = "3600" if form == "delta-seconds" else http_date(time.time() + 3600)
+    d24.inject(Fault.status(429, headers={"Retry-After": retry_after}), times=3)
 
     # When a caller asks to cancel
     started = time.monotonic()
@@ -359,25 +388,23 @@ def test_retry_after_within_the_deadline_is_honoured(invoke: Invoke, d24: D24San
     assert len(d24.received("cancel")) == 2
 
 
+@pytest.mark.slow
+def test_retry_after_as_an_http_date_is_waited_for(invoke: Invoke, d24: D24Sandbox) -> None:
+    # Given D24 throttling once and asking, as an HTTP date, for the retry to come no earlier
+    # than then (a date is whole seconds: 2 to 3 s from now)
+    retry_at = math.floor(time.time()) + 3
+    d24.inject(Fault.status(429, headers={"Retry-After": http_date(retry_at)}))
+
+    # When a caller asks to cancel
+    answer = send(invoke, "direct", 1001, "ext-1001", remaining_ms=10_000)
+
+    # Then the retry is sent no earlier than that date, and the cancel goes through
+    _first, retry = d24.received("cancel")
+    assert retry.at >= retry_at - 0.05  # the sandbox's clock and ours may round differently
+    assert_outcome("direct", answer, 200, "CANCELLED")
+
+
 # A secret rotated between invocations: D24 answers 401 (or 403 for a new signing key).
-
-SecretReads = list[str]
-
-
-@pytest.fixture
-def secret_reads(function_env: D24Sandbox) -> SecretReads:
-    """Every GetSecretValue the function's own Secrets Manager client makes."""
-    from cashout_cancel import container
-
-    reads: SecretReads = []
-
-    def count(**_: Any) -> None:
-        reads.append("GetSecretValue")
-
-    container.secrets_client().meta.events.register(
-        "before-call.secrets-manager.GetSecretValue", count
-    )
-    return reads
 
 
 def rotate(secrets: Any, *, password: str = PASSWORD, secret_key: str = SECRET_KEY) -> None:
@@ -482,3 +509,57 @@ def test_401_on_the_status_look_up_re_reads_the_secret_and_still_reconciles(
     assert answer.body["cashout_status"] == COMPLETED
     assert len(secret_reads) == 2
     assert len(d24.received("status")) == 2
+
+
+# Interim (1xx) answers are never taken for the final one (RFC 9110 section 15.2; docs/contract.md
+# section 5, "Every HTTP answer is handled"), and a connection whose exchange did not end with a
+# final answer read to its end is never reused: the next call would read the previous answer.
+
+INTERIM_DELAY = 0.2  # seconds between the interim answer and D24's real one (< READ_TIMEOUT)
+
+
+@pytest.mark.parametrize("interim", [102, 103])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_an_interim_answer_to_the_cancel_is_read_past_to_d24_s_final_answer(
+    entry: str, interim: int, invoke: Invoke, d24: D24Sandbox
+) -> None:
+    # Given D24 sending an interim answer, then its real ones a moment later: a refusal of the
+    # Completed cashout 2001, and a confirmation for the Pending 1001
+    d24.inject(Fault.interim(interim, seconds=INTERIM_DELAY), times=2)
+
+    # When a caller asks to cancel each
+    refused = send(invoke, entry, 2001, "ext-2001")
+    confirmed = send(invoke, entry, 1001, "ext-1001")
+
+    # Then each is told D24's final answer: not cancellable (status Completed), and cancelled
+    # without a status look-up (the confirmation is the whole truth)
+    assert_outcome(entry, refused, 409, "NOT_CANCELLABLE")
+    assert_outcome(entry, confirmed, 200, "CANCELLED")
+    if refused.raised is None:
+        assert refused.body["cashout_status"] == COMPLETED
+        assert confirmed.body["cashout_status"] == CANCELLED
+    assert (d24.status_of(2001), d24.status_of(1001)) == (COMPLETED, CANCELLED)
+    looked_up = [request.json()["cashout_id"] for request in d24.received("status")]
+    assert looked_up == [2001]
+
+
+@pytest.mark.parametrize("interim", [102, 103])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_an_interim_answer_to_the_status_look_up_is_read_past_and_the_next_call_reads_its_own(
+    entry: str, interim: int, invoke: Invoke, d24: D24Sandbox
+) -> None:
+    # Given D24 refusing the cancel of the already cancelled 2002, and its status endpoint
+    # sending an interim answer before the real status 0.2 s later
+    d24.inject(Fault.interim(interim, seconds=INTERIM_DELAY), endpoint="status")
+
+    # When a caller asks to cancel 2002, and at once (warm) the Completed 2001
+    first = send(invoke, entry, 2002, "ext-2002")
+    second = send(invoke, entry, 2001, "ext-2001")
+
+    # Then the first learns the real status (already cancelled), and the second gets its own
+    # answer, not the first one's status left on a reused connection
+    assert_outcome(entry, first, 200, "ALREADY_CANCELLED")
+    assert_outcome(entry, second, 409, "NOT_CANCELLABLE")
+    if second.raised is None:
+        assert second.body["cashout_status"] == COMPLETED
+    assert d24.status_of(2001) == COMPLETED

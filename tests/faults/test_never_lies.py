@@ -1,4 +1,5 @@
-"""The answer never lies, not even across retries (CONTRACT section 5), under random faults.
+"""The answer never lies, not even across retries (docs/contract.md section 5), under random
+faults.
 
 Hypothesis draws a cashout (in any state, missing, or under another external_id), a caller, a
 budget for each invocation, and one random script of faults for D24's cancel endpoint and another
@@ -15,11 +16,15 @@ the scripts playing on across the whole sequence:
 Every answer, intermediate or final, is held to what D24 holds when it is given:
 
 - CANCELLED or ALREADY_CANCELLED only when D24 holds the cashout cancelled;
-- NOT_FOUND only when D24 has no such cashout (with that external_id);
+- NOT_FOUND only when D24 has no such cashout (with that external_id), or when D24 itself said
+  so (509) before any attempt of that invocation may have applied the cancel;
 - NOT_CANCELLABLE only when D24 does not hold it cancelled, and with D24's current status;
 - any cashout_status reported is D24's current one;
 - an "unknown" with no status (UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE, UPSTREAM_BAD_RESPONSE
-  without cashout_status) only when the status endpoint misbehaved during that invocation;
+  without cashout_status) only when the status endpoint misbehaved during that invocation (an
+  interim answer before the real one, or a long description, is no excuse);
+- every string passed on from D24 is at most 300 characters, and no request to the bus is over
+  EventBridge's 256 KiB;
 - when an invocation's own request cancelled the cashout, it says so, or gives that "unknown";
 - every invocation answers before its deadline less the margin (measured), EventBridge raises
   exactly the results >= 500, and D24 only ever receives signed requests for this cashout.
@@ -49,10 +54,11 @@ from local.d24_sandbox import (
     Fault,
 )
 from local.events import sqs_event
-from tests.conftest import Invoke, ResultsTap
+from tests.conftest import EVENTBRIDGE_REQUEST_LIMIT, Invoke, ResultsTap
 from tests.integration.via import Answer, send
 
 CASHOUT_ID = 7001
+MAX_PASSED_ON = 300  # characters of any string passed on from D24 (docs/contract.md section 4)
 EXTERNAL_ID = "ext-7001"
 READ_TIMEOUT = 0.15  # seconds: hangs and stalls cost this much per attempt
 DRIP = 0.05  # seconds between the bytes of a dripped answer
@@ -77,20 +83,29 @@ BUDGETS_MS = (3000, 1200, 800)
 
 @dataclass(frozen=True)
 class Misbehaviour:
-    """One fault D24 (or a proxy in front of it) plays on one request."""
+    """One fault D24 (or a proxy in front of it) plays on one request. A benign one still tells
+    the truth in time (an interim answer before the real one, a long description): the status
+    endpoint playing only those could tell."""
 
     label: str
     fault: Fault
+    benign: bool = False
 
     def __repr__(self) -> str:
         return self.label
+
+
+# D24's "no such cashout", played whatever it holds: the function may take it at its word only
+# when no earlier attempt of the same invocation may have applied the cancel.
+NOT_FOUND_509 = Fault.status(412, {"code": 509, "message": "Cashout not found with this ID"})
+THROTTLED_429 = Fault.status(429)
 
 
 MISBEHAVIOURS = (
     Misbehaviour("500", Fault.status(500)),
     Misbehaviour("503", Fault.status(503)),
     Misbehaviour("504", Fault.status(504)),
-    Misbehaviour("429", Fault.status(429)),
+    Misbehaviour("429", THROTTLED_429),
     Misbehaviour("501", Fault.status(501)),
     Misbehaviour("reset", Fault.reset()),
     Misbehaviour("hang", Fault.hang()),
@@ -112,7 +127,15 @@ MISBEHAVIOURS = (
     Misbehaviour("apply-then-drip-headers", Fault.drip(DRIP, part="headers")),
     Misbehaviour("apply-then-drip-body", Fault.drip(DRIP, part="body")),
     Misbehaviour("apply-then-stall", Fault.stall_after_headers()),
+    Misbehaviour("interim-103", Fault.interim(103), benign=True),
+    Misbehaviour("interim-102-then-answer", Fault.interim(102, DRIP), benign=True),
+    Misbehaviour("interim-103-then-late", Fault.interim(103, READ_TIMEOUT * 3)),
+    Misbehaviour("long-description", Fault.long_description(48_000), benign=True),
 )
+BENIGN = {m.fault for m in MISBEHAVIOURS if m.benign}
+# On the cancel endpoint only: the function takes a look-up's 509 at its word (docs/contract.md
+# section 5), and a cancel's when nothing of its invocation may have applied (allowed below).
+ON_CANCEL_ONLY = (Misbehaviour("not-found-509", NOT_FOUND_509),)
 
 # D24 in any state; "missing" has no such cashout, "other-external-id" has it under another one.
 STATES = ("pending", "pending", "on-hold", "completed", "cancelled", "rejected", "delivered",
@@ -199,7 +222,7 @@ def arrange(
 @NEVER_LIES
 @given(
     state=st.sampled_from(STATES),
-    on_cancel=st.lists(st.sampled_from(MISBEHAVIOURS), max_size=6),
+    on_cancel=st.lists(st.sampled_from(MISBEHAVIOURS + ON_CANCEL_ONLY), max_size=6),
     on_status=st.lists(st.sampled_from(MISBEHAVIOURS), max_size=4),
     budgets_ms=st.lists(
         st.sampled_from(BUDGETS_MS), min_size=RECEIVE_COUNT, max_size=RECEIVE_COUNT
@@ -215,14 +238,17 @@ def test_the_answer_never_lies_across_retries_under_random_faults(
     d24: D24Sandbox,
     results: ResultsTap,
     short_timeouts: None,
+    put_events_sizes: list[int],
 ) -> None:
-    # Given a cashout in some state and D24 misbehaving at random on both endpoints
+    # Given a cashout in some state and D24 misbehaving at random on both endpoints, and a bus
+    # that refuses requests over 256 KiB as EventBridge does
     arrange(d24, state, on_cancel, on_status)
     exists = state not in ("missing", "other-external-id")
 
     # When a caller asks to cancel it, and retries as such a caller does
     for budget_ms in budgets_ms[: caller.tries]:
         before = d24.status_of(CASHOUT_ID) if exists else None
+        cancel_faults_before = len(d24.played("cancel"))
         status_faults_before = len(d24.played("status"))
         started = time.monotonic()
         answer = deliver(invoke, results, caller, budget_ms)
@@ -230,12 +256,18 @@ def test_the_answer_never_lies_across_retries_under_random_faults(
 
         # Then every answer is true of what D24 holds when it is given, and given in time
         after = d24.status_of(CASHOUT_ID) if exists else None
-        status_misbehaved = len(d24.played("status")) > status_faults_before
+        played_on_status = d24.played("status")[status_faults_before:]
+        status_misbehaved = any(fault not in BENIGN for fault in played_on_status)
+        d24_said_not_found = said_not_found_first(d24.played("cancel")[cancel_faults_before:])
         assert_in_time(took, budget_ms)
         if answer is not None:
-            assert_true_of_d24(caller.entry, answer, exists, before, after, status_misbehaved)
+            assert_true_of_d24(caller.entry, answer, exists, before, after, status_misbehaved,
+                               d24_said_not_found)  # fmt: skip
+            assert_bounded(answer)
         if not caller.retries_on(answer):
             break
+
+    assert max(put_events_sizes, default=0) <= EVENTBRIDGE_REQUEST_LIMIT
 
     assert_d24_got_only_this_cashout(d24)
 
@@ -247,6 +279,16 @@ def assert_in_time(took: float, budget_ms: int) -> None:
     assert took < budget_ms / 1000 - MARGIN + SCHEDULING_SLACK, f"answered late: {took:.3f} s"
 
 
+def said_not_found_first(played_on_cancel: list[Fault]) -> bool:
+    """True when D24 answered this invocation's cancel 509 before any attempt of it may have
+    applied the cancel (only 429s before it): the function takes D24 at its word then."""
+    return (
+        bool(played_on_cancel)
+        and played_on_cancel[-1] == NOT_FOUND_509
+        and all(fault == THROTTLED_429 for fault in played_on_cancel[:-1])
+    )
+
+
 def assert_true_of_d24(
     entry: str,
     answer: Answer,
@@ -254,6 +296,7 @@ def assert_true_of_d24(
     before: int | None,
     after: int | None,
     status_misbehaved: bool,
+    d24_said_not_found: bool,
 ) -> None:
     outcome = Outcome(answer.body["outcome"])
     assert answer.status_code == OUTCOME_TABLE[outcome][0]
@@ -261,7 +304,7 @@ def assert_true_of_d24(
     if outcome in SAYS_CANCELLED:
         assert after == CANCELLED, "told cancelled, but D24 does not hold it cancelled"
     if outcome is Outcome.NOT_FOUND:
-        assert not exists, "told not found, but D24 has this cashout"
+        assert not exists or d24_said_not_found, "told not found, but D24 has this cashout"
     if outcome is Outcome.NOT_CANCELLABLE:
         assert after != CANCELLED, "told not cancellable, but D24 holds it cancelled"
         assert answer.body["cashout_status"] == after, "not cancellable without D24's status"
@@ -274,6 +317,14 @@ def assert_true_of_d24(
     if exists and before != CANCELLED and after == CANCELLED:  # this invocation applied it
         allowed = SAYS_CANCELLED | (UNKNOWN if status_misbehaved else set())
         assert outcome in allowed, f"our cancel applied, yet the caller was told {outcome}"
+
+
+def assert_bounded(answer: Answer) -> None:
+    """Every string passed on from D24 is at most 300 characters."""
+    upstream = answer.body.get("upstream") or {}
+    passed_on = [answer.body.get("cashout_status_description"), upstream.get("message"),
+                 upstream.get("code")]  # fmt: skip
+    assert all(len(text) <= MAX_PASSED_ON for text in passed_on if isinstance(text, str))
 
 
 def assert_d24_got_only_this_cashout(d24: D24Sandbox) -> None:

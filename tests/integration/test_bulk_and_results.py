@@ -12,9 +12,22 @@ from typing import Any
 
 import pytest
 
-from local.d24_sandbox import CANCELLED, PENDING, D24Sandbox, Fault
-from local.events import api_rest_event, eventbridge_event, sqs_event
-from tests.conftest import LambdaContext, ResultsTap
+from cashout_cancel.cancel.outcomes import CancelResult, Outcome
+from cashout_cancel.d24.answers import CashoutStatus
+from cashout_cancel.result_events import ResultEvent
+from local.d24_sandbox import CANCELLED, COMPLETED, PENDING, D24Sandbox, Fault
+from local.events import api_rest_event, direct_event, eventbridge_event, sqs_event
+from tests.conftest import (
+    EVENTBRIDGE_REQUEST_LIMIT,
+    Invoke,
+    LambdaContext,
+    ResultsTap,
+    SecretReads,
+)
+from tests.integration.via import answer_of
+
+# Every string passed on from D24 is cut to this many characters (docs/contract.md section 4).
+MAX_PASSED_ON = 300
 
 
 def invoke_batch(event: dict[str, Any], remaining_ms: float = 10_000) -> list[str]:
@@ -44,6 +57,10 @@ def assert_published_xor_failed(event: dict[str, Any], failed: list[str], publis
     assert set(failed) <= ids
     assert not set(published) & set(failed)
     assert set(published) | set(failed) == ids
+
+
+# A valid request padded past the 8 KiB every caller's body is held to (10,061 characters).
+OVERSIZED_BODY = json.dumps({**request(1001), "note": "x" * 10_000})
 
 
 @pytest.fixture
@@ -93,6 +110,7 @@ def test_a_mixed_batch_is_done_except_what_must_come_back(
         json.dumps({"cashout_id": "007", "external_id": "ext-1001"}),
         json.dumps({"cashout_id": 1001, "external_id": "x" * 101}),
         '{"cashout_id": ' + "9" * 4400 + ', "external_id": "ext-1001"}',
+        OVERSIZED_BODY,
     ],
     ids=[
         "not-json",
@@ -105,6 +123,7 @@ def test_a_mixed_batch_is_done_except_what_must_come_back(
         "leading-zero",
         "long-external-id",
         "4400-digit-id",
+        "over-8-KiB",
     ],
 )
 def test_an_invalid_message_is_handed_back_unpublished_and_nothing_is_sent(
@@ -201,7 +220,174 @@ def test_a_batch_too_long_for_the_deadline_starts_only_what_can_finish(
             assert batch_env.status_of(cashout_id) == PENDING
 
 
+def test_a_429_holds_back_every_cancel_of_the_invocation_until_its_wait_is_over(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given two cancels at a time, and D24 throttling the merchant on the first cancel it gets
+    # (Retry-After: 1) while it answers the other one in flight 0.2 s later
+    monkeypatch.setenv("BULK_CONCURRENCY", "2")
+    batch_env.inject(Fault.status(429, headers={"Retry-After": "1"}))
+    batch_env.inject(Fault.delay(0.2))
+    for cashout_id in range(5001, 5009):
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+    event = sqs_event(*(request(i) for i in range(5001, 5009)))
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then, beyond the two in flight when D24 said to wait, no request reached D24 before the
+    # wait was over; and every cancel went through
+    first, second, *later = batch_env.received()
+    told_to_wait = min(first.at, second.at)
+    early = [round(r.at - told_to_wait, 3) for r in later if r.at < told_to_wait + 1.0 - 0.02]
+    assert early == [], "requests sent while D24 had asked the merchant to wait"
+    assert failed == []
+    assert {d["outcome"] for d in results.details()} == {"CANCELLED"}
+    assert len(results.details()) == 8
+
+
+def test_a_429_whose_wait_outlasts_the_invocation_starts_no_other_cancel(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given two cancels at a time, and D24 throttling the merchant for an hour on the first
+    # cancel it gets, while it answers the other one in flight 0.2 s later
+    monkeypatch.setenv("BULK_CONCURRENCY", "2")
+    batch_env.inject(Fault.status(429, headers={"Retry-After": "3600"}))
+    batch_env.inject(Fault.delay(0.2))
+    event = sqs_event(*(request(i) for i in (1001, 1002, 1003, 1004, 1005)))
+
+    # When the batch runs with 3 s left
+    started = time.monotonic()
+    failed = invoke_batch(event, remaining_ms=3000)
+
+    # Then it answers in time, D24 saw only the two requests in flight, and every cancel not
+    # confirmed comes back for a later invocation
+    assert time.monotonic() - started < 3.0
+    assert len(batch_env.received()) == 2
+    published = by_request_id(results)
+    assert len(published) == 1
+    assert_published_xor_failed(event, failed, published)
+
+
+def test_a_batch_never_publishes_an_answer_left_on_a_connection_by_an_interim_one(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given one cancel at a time, D24 refusing the already cancelled 2002, and its status
+    # endpoint sending a 103 Early Hints before the real status 0.2 s later
+    monkeypatch.setenv("BULK_CONCURRENCY", "1")
+    batch_env.inject(Fault.interim(103, seconds=0.2), endpoint="status")
+    event = sqs_event(request(2002), request(2001))
+
+    # When the batch runs: 2002, then the Completed (paid out) 2001
+    failed = invoke_batch(event)
+
+    # Then the ledger learns the truth of each: already cancelled, and not cancellable, paid out
+    assert failed == []
+    told = {d["cashout_id"]: (d["outcome"], d["cashout_status"]) for d in results.details()}
+    assert told == {2002: ("ALREADY_CANCELLED", CANCELLED), 2001: ("NOT_CANCELLABLE", COMPLETED)}
+    assert batch_env.status_of(2001) == COMPLETED
+
+
 # Section 10: result events
+
+
+def test_ten_confirmed_cancels_with_huge_descriptions_are_published_bounded(
+    batch_env: D24Sandbox, put_events_sizes: list[int], results: ResultsTap
+) -> None:
+    # Given D24 confirming ten cancels, each with a 48 KB status description, and a bus that
+    # refuses requests over 256 KiB as EventBridge does
+    batch_env.inject(Fault.long_description(48_000), times=10)
+    event = sqs_event(*(request(i) for i in range(5001, 5011)))
+    for cashout_id in range(5001, 5011):
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then every result is on the bus, its description cut to 300 characters, and no request
+    # to the bus was over the limit
+    assert failed == []
+    details = results.details()
+    assert sorted(d["cashout_id"] for d in details) == list(range(5001, 5011))
+    assert {d["outcome"] for d in details} == {"CANCELLED"}
+    assert {len(d["cashout_status_description"]) for d in details} == {MAX_PASSED_ON}
+    assert max(put_events_sizes) <= EVENTBRIDGE_REQUEST_LIMIT
+
+
+def test_every_string_passed_on_from_d24_is_cut_to_300_characters(
+    batch_env: D24Sandbox, invoke: Invoke
+) -> None:
+    # Given D24 refusing the cancel of a Rejected cashout with a long message and string code,
+    # and its status answer carrying a long description, rejection code and reason
+    long = "R" * 20_000
+    batch_env.add_cashout(2003, "ext-2003", 3, rejection_code=long, rejection_reason=long)
+    batch_env.inject(Fault.status(412, {"code": long, "message": long}))
+    batch_env.inject(Fault.long_description(20_000), endpoint="status")
+
+    # When a caller asks to cancel it
+    answer = answer_of(invoke(direct_event(2003, "ext-2003")))
+
+    # Then it is not cancellable, and every string D24 sent is cut to 300 characters
+    assert answer.body["outcome"] == "NOT_CANCELLABLE"
+    passed_on = [answer.body["cashout_status_description"], answer.body["rejection_code"],
+                 answer.body["rejection_reason"], answer.body["upstream"]["message"],
+                 answer.body["upstream"]["code"]]  # fmt: skip
+    assert [len(text) for text in passed_on] == [MAX_PASSED_ON] * 5
+
+
+def not_cancellable(cashout_id: int, description: str) -> ResultEvent:
+    """A final SQS result whose status description is `description`."""
+    status = CashoutStatus(COMPLETED, description)
+    result = CancelResult(
+        Outcome.NOT_CANCELLABLE, cashout_id=cashout_id, external_id=f"ext-{cashout_id}",
+        status=status, message="Refused.",
+    )  # fmt: skip
+    return ResultEvent(result, "sqs", f"message-{cashout_id}")
+
+
+def test_results_too_large_for_one_put_events_are_put_in_several_none_dropped(
+    batch_env: D24Sandbox, put_events_sizes: list[int], results: ResultsTap
+) -> None:
+    from cashout_cancel import container
+    from cashout_cancel.deadline import Deadline
+
+    # Given ten final results of 60 KB each: 600 KB in all (the publisher does not count on D24's
+    # strings having been cut), and a bus that refuses requests over 256 KiB
+    events = [not_cancellable(cashout_id, "C" * 60_000) for cashout_id in range(5001, 5011)]
+
+    # When they are published
+    accepted = container.current().publisher.publish(events, Deadline(10.0))
+
+    # Then the bus accepted every one, whole, in requests within the limit
+    assert accepted == [True] * 10
+    assert len(put_events_sizes) >= 3
+    assert max(put_events_sizes) <= EVENTBRIDGE_REQUEST_LIMIT
+    published = by_request_id(results)
+    assert sorted(published) == sorted(event.request_id for event in events)
+    assert {len(d["cashout_status_description"]) for d in published.values()} == {60_000}
+
+
+def test_a_result_too_large_to_publish_alone_is_published_shortened(
+    batch_env: D24Sandbox, put_events_sizes: list[int], results: ResultsTap
+) -> None:
+    from cashout_cancel import container
+    from cashout_cancel.deadline import Deadline
+
+    # Given a final result of 300 KB beside a small one
+    events = [not_cancellable(5001, "C" * 300_000), not_cancellable(5002, "Completed")]
+
+    # When they are published
+    accepted = container.current().publisher.publish(events, Deadline(10.0))
+
+    # Then both are on the bus: the large one with its long strings cut, its facts whole
+    assert accepted == [True, True]
+    assert max(put_events_sizes) <= EVENTBRIDGE_REQUEST_LIMIT
+    published = by_request_id(results)
+    shortened, small = published["message-5001"], published["message-5002"]
+    assert (shortened["outcome"], shortened["cashout_status"]) == ("NOT_CANCELLABLE", COMPLETED)
+    assert (shortened["cashout_id"], shortened["external_id"]) == (5001, "ext-5001")
+    assert 0 < len(shortened["cashout_status_description"]) < 300_000
+    assert small["cashout_status_description"] == "Completed"
 
 
 def test_an_eventbridge_result_is_published_once_with_caller_and_request_id(
@@ -335,6 +521,69 @@ def test_an_eventbridge_result_that_cannot_be_published_raises_for_lambda_to_ret
     assert detail["request_id"] == "ev-3"
 
 
+@pytest.fixture
+def bus_refusing_first_of(batch_env: D24Sandbox) -> Iterator[set[str]]:
+    """Message ids the bus refuses one result of: the first entry it is given for each (moto
+    refuses an entry whose Detail is not JSON, and puts nothing of it on the bus)."""
+    from cashout_cancel import container
+
+    refuse: set[str] = set()
+
+    def malform_first(params: dict[str, Any], **_: Any) -> None:
+        entries = []
+        for entry in params["Entries"]:
+            request_id = json.loads(entry["Detail"])["request_id"]
+            refused = request_id in refuse
+            refuse.discard(request_id)
+            entries.append({**entry, "Detail": "refused: not JSON"} if refused else entry)
+        params["Entries"] = entries
+
+    client = container.events_client()
+    client.meta.events.register("before-parameter-build.events.PutEvents", malform_first)
+    yield refuse
+    client.meta.events.unregister("before-parameter-build.events.PutEvents", malform_first)
+
+
+def assert_never_both(message_id: str, failed: list[str], results: ResultsTap) -> None:
+    """Section 10: a message id is done (a result of it is on the bus) or handed back, never
+    both, and never neither."""
+    published = [d for d in results.details() if d["request_id"] == message_id]
+    assert (message_id in failed) != bool(published), (failed, published)
+
+
+def test_a_message_delivered_twice_in_a_batch_whose_result_the_bus_refuses_once_is_never_both(
+    batch_env: D24Sandbox, bus_refusing_first_of: set[str], results: ResultsTap
+) -> None:
+    # Given one message delivered twice in a batch, and a bus that refuses one of its results
+    event = sqs_event(request(1001), request(1001), message_ids=["twice", "twice"])
+    bus_refusing_first_of.add("twice")
+
+    # When the batch runs (both copies are answered: CANCELLED and ALREADY_CANCELLED)
+    failed = invoke_batch(event)
+
+    # Then the message is done or handed back, never both
+    assert_never_both("twice", failed, results)
+    assert batch_env.status_of(1001) == CANCELLED
+
+
+def test_a_message_delivered_twice_in_a_batch_whose_one_copy_fails_is_never_both(
+    batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch, results: ResultsTap
+) -> None:
+    # Given one message delivered twice in a batch, its copies cancelled one after the other,
+    # and D24 answering 503 to every attempt of the first copy (its cancel and its look-up)
+    monkeypatch.setenv("BULK_CONCURRENCY", "1")
+    batch_env.inject(Fault.status(503), endpoint="any", times=6)
+    event = sqs_event(request(1001), request(1001), message_ids=["twice", "twice"])
+
+    # When the batch runs: one copy is a retryable 502, the other is cancelled
+    failed = invoke_batch(event)
+
+    # Then the message is handed back whole (to be redone), with no result on the bus
+    assert batch_env.status_of(1001) == CANCELLED
+    assert_never_both("twice", failed, results)
+    assert failed == ["twice"]
+
+
 def test_without_a_results_bus_async_callers_send_nothing(
     batch_env: D24Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -383,6 +632,27 @@ def test_each_message_s_result_line_carries_its_message_id(
     assert sum(emf["ResultsPublished"]) == 2.0
 
 
+def test_a_message_body_over_8_kib_is_an_invalid_request_like_any_caller_s(
+    batch_env: D24Sandbox, log_lines: io.StringIO, results: ResultsTap
+) -> None:
+    # Given a valid cancel of 1001 in a message body padded past 8 KiB, beside a valid one
+    event = sqs_event(OVERSIZED_BODY, request(1002))
+    oversized = event["Records"][0]["messageId"]
+
+    # When the batch runs
+    failed = invoke_batch(event)
+
+    # Then the oversized message is refused as invalid and handed back (for the dead-letter
+    # queue); nothing is sent for it, nothing published; the other is cancelled
+    assert failed == [oversized]
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    [refused] = [line for line in lines if line.get("correlation_id") == oversized]
+    assert (refused["outcome"], refused["status_code"]) == ("INVALID_REQUEST", 400)
+    assert {r.json()["cashout_id"] for r in batch_env.received()} == {1002}
+    assert batch_env.status_of(1001) == PENDING
+    assert [d["cashout_id"] for d in results.details()] == [1002]
+
+
 def test_an_eventbridge_result_published_is_counted_under_its_caller(
     batch_env: D24Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -394,3 +664,30 @@ def test_an_eventbridge_result_published_is_counted_under_its_caller(
     assert emf["caller"] == "eventbridge"
     assert emf["ResultsPublished"] == [1.0]
     assert emf["CANCELLED"] == [1.0]
+
+
+def test_a_batch_refused_by_d24_re_reads_the_secret_once_not_once_per_message(
+    batch_env: D24Sandbox, secret_reads: SecretReads, log_lines: io.StringIO, results: ResultsTap
+) -> None:
+    # Given a warm function, and D24 refusing the cached password while Secrets Manager still
+    # holds it (rotated at D24 only)
+    assert invoke_batch(sqs_event(request(1005))) == []
+    batch_env.set_credentials(password="rotated-at-d24-only")
+    for cashout_id in range(5001, 5011):
+        batch_env.add_cashout(cashout_id, f"ext-{cashout_id}")
+    read_before = len(secret_reads)
+
+    # When a batch of ten cancels runs
+    event = sqs_event(*(request(i) for i in range(5001, 5011)))
+    failed = invoke_batch(event)
+
+    # Then the secret is read once more for the whole batch, and every cancel is told the
+    # credentials were refused (handed back, nothing published)
+    assert len(secret_reads) - read_before == 1
+    ids = [record["messageId"] for record in event["Records"]]
+    assert sorted(failed) == sorted(ids)
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    outcomes = {line["correlation_id"]: line["outcome"] for line in lines if line["message"]
+                == "cancel finished" and line["correlation_id"] in ids}  # fmt: skip
+    assert outcomes == dict.fromkeys(ids, "UPSTREAM_AUTH_FAILED")
+    assert [d["cashout_id"] for d in results.details()] == [1005]

@@ -102,6 +102,41 @@ def test_an_oversized_answer_is_read_only_to_the_limit(
     assert cancel(exchange, sandbox.base_url).http_status == 200
 
 
+@pytest.mark.parametrize("interim", [102, 103])
+def test_an_interim_answer_is_read_past_to_the_final_one_and_the_connection_kept_alive(
+    interim: int, exchange: HttpExchange, sandbox: D24Sandbox
+) -> None:
+    # Given D24 sending an interim answer, and its real one a moment later
+    sandbox.inject(Fault.interim(interim, seconds=0.2))
+
+    # When the cancel is sent, and then again on the kept-alive connection
+    first = cancel(exchange, sandbox.base_url)
+    second = cancel(exchange, sandbox.base_url)
+
+    # Then each exchange gets its own final answer: the confirmation, then the refusal
+    assert (first.http_status, first.complete) == (200, True)
+    assert b'"cashout_status": 2' in first.body
+    assert (second.http_status, b'"code": 510' in second.body) == (412, True)
+    assert len({request.client_port for request in sandbox.received()}) == 1
+
+
+def test_a_connection_whose_answer_was_not_final_is_never_reused(
+    exchange: HttpExchange, sandbox: D24Sandbox
+) -> None:
+    # Given a server switching protocols (101) on the cancel, and sending its real answer after
+    sandbox.inject(Fault.interim(101, seconds=0.1))
+
+    # When the cancel is sent, and then again
+    first = cancel(exchange, sandbox.base_url)
+    second = cancel(exchange, sandbox.base_url)
+
+    # Then the 101 is the (unclear) answer, and the next exchange reads its own answer on a new
+    # connection, never what was left on the first one
+    assert first.http_status == 101
+    assert (second.http_status, b'"code": 510' in second.body) == (412, True)
+    assert len({request.client_port for request in sandbox.received()}) == 2
+
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -111,8 +146,17 @@ def test_an_oversized_answer_is_read_only_to_the_limit(
         Fault.stall_after_headers(),
         Fault.hang(),
         Fault.apply_then_delay(3.0),
+        Fault.interim(103, seconds=3.0),
     ],
-    ids=["drip-headers", "drip-body", "proxy-drips-503", "stall-after-headers", "hang", "late"],
+    ids=[
+        "drip-headers",
+        "drip-body",
+        "proxy-drips-503",
+        "stall-after-headers",
+        "hang",
+        "late",
+        "interim-then-late",
+    ],
 )
 def test_a_slow_answer_is_cut_at_the_budget_as_a_timeout_that_may_have_applied(
     fault: Fault, exchange: HttpExchange, sandbox: D24Sandbox

@@ -528,6 +528,59 @@ def test_raw_fault_answers_exactly_those_bytes(
     assert d24.status_of(1001) == PENDING
 
 
+@pytest.mark.parametrize("interim", [102, 103])
+def test_interim_fault_sends_a_1xx_then_applies_and_answers_after_the_delay(
+    d24: D24Sandbox, interim: int
+) -> None:
+    # Read on a plain socket: an HTTP client would hide the interim answer
+    d24.inject(Fault.interim(interim, seconds=0.2))
+    started = time.monotonic()
+    connection = raw_request(d24, body_of(1001, "ext-1001"))
+    try:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += connection.recv(4096)
+        interim_at = time.monotonic() - started
+        while b"Canceled" not in received:
+            received += connection.recv(4096)
+        final_at = time.monotonic() - started
+    finally:
+        connection.close()
+
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {interim} ".encode())
+    assert (b"Link: " in head) == (interim == 103)
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert interim_at < 0.15
+    assert final_at >= 0.2
+    assert d24.status_of(1001) == CANCELLED
+
+
+def test_interim_fault_must_be_1xx() -> None:
+    with pytest.raises(ValueError, match="1xx"):
+        Fault.interim(200)
+
+
+def test_long_description_fault_pads_the_true_status_description(
+    d24: D24Sandbox, session: requests.Session
+) -> None:
+    d24.inject(Fault.long_description(50_000), endpoint="any", times=3)
+
+    cancelled = cancel(session, d24, 1001).json()
+    looked_up = status(session, d24, 2001).json()
+    refused = cancel(session, d24, 2001)
+
+    assert cancelled["cashout_status"] == CANCELLED
+    assert cancelled["cashout_status_description"].startswith("Canceled ")
+    assert len(cancelled["cashout_status_description"]) == 50_000
+    assert (looked_up["cashout_status"], len(looked_up["cashout_status_description"])) == (
+        1,
+        50_000,
+    )
+    assert refused.status_code == 412  # an answer without a description is unchanged
+    assert refused.json() == {"code": 510, "message": "Invalid status transition"}
+
+
 # Faults of time and connection
 
 

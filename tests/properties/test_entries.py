@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cashout_cancel.callers.api_gateway import MAX_BODY_BYTES
 from cashout_cancel.cancel.outcomes import OUTCOME_TABLE, Outcome
+from cashout_cancel.cancel.request import MAX_BODY_BYTES
 from local.d24_sandbox import Received
 from local.events import (
     DETAIL_TYPE,

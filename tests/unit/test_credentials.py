@@ -211,3 +211,26 @@ def test_a_refusal_seen_by_many_threads_re_reads_an_unchanged_secret_once(
     assert sm.reads == 2
     assert len(seen) == 16
     assert len({id(credentials) for credentials in seen}) == 1
+
+
+def test_a_re_read_that_found_the_refused_secret_unchanged_answers_the_rest_of_its_invocation(
+    sm: CountingClient,
+) -> None:
+    # Given a refusal whose re-read, in one invocation, found the same secret in Secrets Manager
+    store = CredentialStore("d24", through_the_sdk(sm), ttl=300)
+    invocation = roomy()
+    reread = store.refresh(store.get(invocation).credentials, invocation).credentials
+
+    # When a later request of that invocation, which started with the re-read credentials, is
+    # refused too
+    again = store.refresh(reread, invocation).credentials
+
+    # Then the secret is not read a third time (a batch's later cancels refused alike cost
+    # nothing); a later invocation refused re-reads once more, and picks up a rotation
+    assert again is reread
+    assert sm.reads == 2
+    sm.client.put_secret_value(SecretId="d24", SecretString=json.dumps({**SECRET, "pass": "new"}))
+    next_invocation = roomy()
+    refreshed = store.refresh(store.get(next_invocation).credentials, next_invocation)
+    assert refreshed.credentials.password == "new"
+    assert sm.reads == 3

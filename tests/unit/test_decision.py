@@ -65,6 +65,17 @@ ROWS = [
      Outcome.CANCELLED, 2),
     # 509: no such cashout
     ("509", answered(412, 509), NOT_ASKED, Outcome.NOT_FOUND, None),
+    # 509 after an attempt that may have applied the cancel: checked against the status
+    ("lost-then-509-holds-cancelled", answered(412, 509, lost_before=True), HOLDS_CANCELLED,
+     Outcome.CANCELLED, 2),
+    ("lost-then-509-no-such-cashout", answered(412, 509, lost_before=True), NO_SUCH,
+     Outcome.NOT_FOUND, None),
+    ("lost-then-509-holds-pending", answered(412, 509, lost_before=True), HOLDS_PENDING,
+     Outcome.UPSTREAM_BAD_RESPONSE, 0),
+    ("lost-then-509-look-up-failed", answered(412, 509, lost_before=True), FAILED_LOOK_UP,
+     Outcome.UPSTREAM_BAD_RESPONSE, None),
+    ("lost-then-509-look-up-timed-out", answered(412, 509, lost_before=True), TIMED_OUT_LOOK_UP,
+     Outcome.UPSTREAM_BAD_RESPONSE, None),
     # 510 or another 412, and the look-up shows another status
     ("510-holds-completed", REFUSED_510, HOLDS_COMPLETED, Outcome.NOT_CANCELLABLE, 1),
     ("702-holds-pending", answered(412, 702), HOLDS_PENDING, Outcome.NOT_CANCELLABLE, 0),
@@ -146,7 +157,8 @@ def test_the_message_is_true_of_the_fields_beside_it(call: CallResult, look_up: 
 
 def test_a_final_answer_about_a_refusal_needs_the_status_to_confirm_it() -> None:
     """CONTRACT section 5: when the status cannot be learned, the answer is a retryable 5xx."""
-    for call in (REFUSED_510, answered(412, 702), answered(200), answered(302)):
+    for call in (REFUSED_510, answered(412, 702), answered(200), answered(302),
+                 answered(412, 509, lost_before=True)):  # fmt: skip
         for look_up in (FAILED_LOOK_UP, TIMED_OUT_LOOK_UP):
             assert decide(REQUEST, call, look_up).status_code >= 500
 
@@ -158,6 +170,7 @@ def test_the_look_up_is_asked_unless_d24_s_answer_is_the_whole_truth() -> None:
     assert not needs_look_up(answered(401))
     for call in (REFUSED_510, answered(412, 702), answered(200), answered(302), answered(404),
                  answered(400, 300, lost_before=True), answered(401, lost_before=True),
+                 answered(412, 509, lost_before=True),
                  no_answer(NoAnswer.TIMED_OUT), no_answer(NoAnswer.UNAVAILABLE),
                  no_answer(NoAnswer.TLS_REFUSED, reached=False)):  # fmt: skip
         assert needs_look_up(call), call

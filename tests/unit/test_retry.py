@@ -44,3 +44,24 @@ def test_jitter_draws_are_uniform_in_unit_interval() -> None:
 )
 def test_retry_after_in_seconds_is_understood(header: str | None, expected: float | None) -> None:
     assert retry_after_seconds(header) == expected
+
+
+# 1994-11-06T08:49:37Z, the example date of RFC 9110 section 5.6.7, as epoch seconds.
+EXAMPLE_DATE = 784111777.0
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"],
+    ids=["imf-fixdate", "rfc850", "asctime"],
+)
+def test_retry_after_as_an_http_date_is_the_time_until_that_date(header: str) -> None:
+    assert retry_after_seconds(header, now=EXAMPLE_DATE - 2.4) == pytest.approx(2.4)
+
+
+def test_retry_after_as_a_date_in_the_past_is_no_wait() -> None:
+    assert retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", now=EXAMPLE_DATE + 60) == 0.0
+
+
+def test_retry_after_that_is_neither_seconds_nor_a_date_is_ignored() -> None:
+    assert retry_after_seconds("Sun, 32 Nov 1994 08:49:37 GMT", now=EXAMPLE_DATE) is None

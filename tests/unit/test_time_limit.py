@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
-from cashout_cancel.deadline import TimeLimitExceeded, run_within
+from cashout_cancel.deadline import TimeLimitExceeded, run_all_within, run_within
 
 
 def test_a_call_that_finishes_in_time_gives_its_result() -> None:
@@ -54,3 +55,33 @@ def test_a_call_given_up_on_before_it_began_never_runs() -> None:
     # Then every call reported as not started never ran, and every one that ran was reported
     for index, started in verdicts.items():
         assert (index in ran) == started, f"call {index}: started={started}, ran={index in ran}"
+
+
+def test_calls_run_side_by_side_within_one_limit_each_answering_for_itself() -> None:
+    # Given three calls of 0.2 s, one that fails, and one that blocks for 2 s
+    blocker = threading.Event()
+
+    def fail() -> object:
+        raise ValueError("boom")
+
+    def slow(value: int) -> Callable[[], object]:
+        def call() -> object:
+            time.sleep(0.2)
+            return value
+
+        return call
+
+    calls = [slow(1), slow(2), slow(3), fail, lambda: blocker.wait(2.0)]
+
+    # When they are run side by side, 0.5 s allowed in all
+    started = time.monotonic()
+    outcomes = run_all_within(0.5, calls)
+    took = time.monotonic() - started
+    blocker.set()
+
+    # Then the three are done together, the failure is its exception, the blocked one is given
+    # up at the limit; the caller waited the limit, not the sum
+    assert outcomes[:3] == [1, 2, 3]
+    assert isinstance(outcomes[3], ValueError)
+    assert isinstance(outcomes[4], TimeLimitExceeded)
+    assert 0.5 <= took < 0.8

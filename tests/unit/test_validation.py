@@ -5,10 +5,12 @@ from typing import Any
 import pytest
 
 from cashout_cancel.cancel.request import (
+    MAX_BODY_BYTES,
     CancelRequest,
     InvalidRequest,
     parse_cashout_id,
     parse_external_id,
+    parse_json_object,
     parse_request,
 )
 
@@ -97,3 +99,23 @@ def test_every_invalid_field_is_named() -> None:
 def test_null_fields_count_as_missing() -> None:
     with pytest.raises(InvalidRequest, match="cashout_id is required"):
         parse_request({"cashout_id": None, "external_id": "e"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"external_id": "' + "x" * (MAX_BODY_BYTES - 18) + '"}',  # 8,193 characters
+        '{"external_id": "' + "é" * 4100 + '"}',  # 4,119 characters, 8,219 bytes
+        b" " * (MAX_BODY_BYTES + 1),
+    ],
+    ids=["ascii", "two-byte-characters", "bytes"],
+)
+def test_a_body_over_8_kib_of_utf_8_is_refused_by_name(raw: str | bytes) -> None:
+    with pytest.raises(InvalidRequest, match=f"message body is larger than {MAX_BODY_BYTES} bytes"):
+        parse_json_object(raw, "message body")
+
+
+def test_a_body_of_exactly_8_kib_is_read() -> None:
+    raw = '{"external_id": "' + "x" * (MAX_BODY_BYTES - 19) + '"}'
+    assert len(raw.encode()) == MAX_BODY_BYTES
+    assert parse_json_object(raw)["external_id"].startswith("x")

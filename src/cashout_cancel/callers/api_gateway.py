@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cancel.outcomes import CancelResult, Outcome
 from ..cancel.request import (
+    MAX_BODY_BYTES,
     CancelRequest,
     InvalidRequest,
     parse_cashout_id,
@@ -22,7 +23,6 @@ from . import refusal
 if TYPE_CHECKING:
     from ..invocation import Invocation
 
-MAX_BODY_BYTES = 8192
 # Matched at the end of the path so that a stage or base-path prefix does not matter.
 _ROUTE = re.compile(r"(?:^|/)cashouts/([^/]+)/cancel/?\Z")
 _TEMPLATE_PARAMETER = re.compile(r"\{([^{}+]+)\+?\}")
@@ -145,8 +145,6 @@ def _body(event: dict[str, Any]) -> dict[str, Any]:
             raise InvalidRequest("body is not valid base64") from None
     else:
         raw = body.encode("utf-8", "surrogatepass")
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"body is larger than {MAX_BODY_BYTES} bytes")
     return parse_json_object(raw)
 
 

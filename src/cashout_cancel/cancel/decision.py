@@ -108,14 +108,15 @@ def may_have_applied(call: CallResult) -> bool:
 def needs_look_up(call: CallResult) -> bool:
     """True unless D24's answer to the cancel is itself the truth to tell.
 
-    A confirmation and "no such cashout" are; D24 rejecting our parameters or our credentials is
-    too, unless an earlier attempt may have applied the cancel. Every refusal, every unclear
-    answer and every silence is checked against D24's status (CONTRACT section 5).
+    A confirmation is; "no such cashout" and D24 rejecting our parameters or our credentials are
+    too, unless an earlier attempt may have applied the cancel (a cashout cancelled by a lost
+    attempt may be "not found" to the retry). Every refusal, every unclear answer and every
+    silence is checked against D24's status (docs/contract.md section 5).
     """
     answer = read_cancel(call)
-    if answer in (CancelAnswer.CONFIRMED, CancelAnswer.NOT_FOUND):
+    if answer is CancelAnswer.CONFIRMED:
         return False
-    if answer in (CancelAnswer.REJECTED, CancelAnswer.AUTH_REFUSED):
+    if answer in (CancelAnswer.NOT_FOUND, CancelAnswer.REJECTED, CancelAnswer.AUTH_REFUSED):
         return call.may_have_applied
     return True
 
@@ -127,6 +128,8 @@ UNKNOWN = None
 _TABLE: dict[CancelAnswer, tuple[Outcome | None, Outcome | None]] = {
     #                           holds another status          could not tell
     CancelAnswer.REFUSED: (Outcome.NOT_CANCELLABLE, UNKNOWN),
+    # 509 after an attempt that may have applied the cancel: as unclear as any other answer
+    CancelAnswer.NOT_FOUND: (Outcome.UPSTREAM_BAD_RESPONSE, Outcome.UPSTREAM_BAD_RESPONSE),
     CancelAnswer.REJECTED: (Outcome.UPSTREAM_REJECTED, UNKNOWN),
     CancelAnswer.AUTH_REFUSED: (Outcome.UPSTREAM_AUTH_FAILED, Outcome.UPSTREAM_AUTH_FAILED),
     CancelAnswer.UNCLEAR: (Outcome.UPSTREAM_BAD_RESPONSE, Outcome.UPSTREAM_BAD_RESPONSE),
@@ -227,6 +230,11 @@ def _what_happened(answer: CancelAnswer, call: CallResult) -> str:
         return f"D24 was unavailable ({http or 'no connection'} on the last attempt)"
     if answer is CancelAnswer.REFUSED:
         return f"D24 refused the cancel ({_code(reply)})"
+    if answer is CancelAnswer.NOT_FOUND:
+        return (
+            f"D24 answered it has no such cashout ({_code(reply)}) after an earlier attempt"
+            " may have cancelled it"
+        )
     if answer is CancelAnswer.REJECTED:
         return f"D24 rejected the request parameters ({_code(reply)})"
     if answer is CancelAnswer.AUTH_REFUSED:

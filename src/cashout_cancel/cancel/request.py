@@ -16,6 +16,8 @@ MAX_EXTERNAL_ID_LENGTH = 100
 # lowercase letters, digits and '-', starting with a letter or digit, at most 32 characters.
 MERCHANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MERCHANT_RULE = "must be 1 to 32 characters from a-z, 0-9 and '-', starting with a letter or digit"
+# Every caller's body (an HTTP body after base64 decoding, an SQS message body), in UTF-8 bytes.
+MAX_BODY_BYTES = 8192
 # Plain ASCII decimal digits, no sign, no leading zero; `str.isdigit` would admit other scripts.
 _DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
 
@@ -67,7 +69,14 @@ def _bounded_int(text: str) -> int | _OutOfRange:
 
 
 def parse_json_object(raw: str | bytes, what: str = "body") -> dict[str, Any]:
-    """A request body decoded as a JSON object, or InvalidRequest naming what is wrong."""
+    """A request body decoded as a JSON object, or InvalidRequest naming what is wrong (over
+    MAX_BODY_BYTES, not JSON, not an object)."""
+    # Every character is at least one byte: a long text is refused before it is encoded.
+    too_long = len(raw) > MAX_BODY_BYTES or (
+        isinstance(raw, str) and len(raw.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES
+    )
+    if too_long:
+        raise InvalidRequest(f"{what} is larger than {MAX_BODY_BYTES} bytes")
     try:
         fields = json.loads(raw, parse_int=_bounded_int)
     except (ValueError, RecursionError):

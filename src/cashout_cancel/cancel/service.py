@@ -17,6 +17,7 @@ from ..credentials.sources import SecretSource
 from ..credentials.store import CredentialStore, Fetched
 from ..d24.answers import AUTH_REFUSED
 from ..d24.client import CallResult, D24Client, NoAnswer
+from ..d24.pace import Pace
 from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
 from ..settings import ConfigurationError
 from .decision import NOT_ASKED, LookUp, Said, decide, needs_look_up, read_look_up
@@ -37,8 +38,11 @@ class CancelService:
         self._client = client
         self._accounts = accounts
 
-    def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelResult:
-        """Cancel `request` at D24 and answer truthfully whatever fails around it."""
+    def cancel(
+        self, request: CancelRequest, deadline: Deadline, pace: Pace | None = None
+    ) -> CancelResult:
+        """Cancel `request` at D24 and answer truthfully whatever fails around it; every request
+        to D24 keeps to `pace` (shared by the cancels D24 throttles together: one account's)."""
         try:
             store = self._accounts.store_for(request.merchant)
         except AccountNotServed as problem:
@@ -62,14 +66,14 @@ class CancelService:
                 fetched,
                 deadline,
                 lambda c: self._client.cancel(
-                    c, request.cashout_id, request.external_id, deadline, reserve
+                    c, request.cashout_id, request.external_id, deadline, reserve, pace
                 ),
             )
         except ConfigurationError as exc:  # the secret re-read after D24 refused it
             return configuration_error(request, exc)
         look_up = None
         if needs_look_up(cancelled):
-            look_up, fetched = self._look_up(request, store, fetched, deadline)
+            look_up, fetched = self._look_up(request, store, fetched, deadline, pace)
         # Where its secret came from goes on the result line (docs/contract.md section 7).
         result = decide(request, cancelled, look_up or NOT_ASKED)
         return replace(result, secret_source=fetched.source.value)
@@ -92,13 +96,16 @@ class CancelService:
         store: CredentialStore,
         fetched: Fetched,
         deadline: Deadline,
+        pace: Pace | None,
     ) -> tuple[LookUp, Fetched]:
         try:
             found, fetched = self._with_one_reread(
                 store,
                 fetched,
                 deadline,
-                lambda c: self._client.status(c, request.cashout_id, request.external_id, deadline),
+                lambda c: self._client.status(
+                    c, request.cashout_id, request.external_id, deadline, pace
+                ),
             )
         except ConfigurationError:  # the secret vanished between the cancel and the look-up
             return LookUp(Said.COULD_NOT_TELL, no_answer=NoAnswer.UNAVAILABLE), fetched

@@ -58,6 +58,9 @@ class CredentialStore:
         self._lock = threading.Lock()
         self._cached: Credentials | None = None
         self._expires = 0.0
+        # The credentials a re-read after a refusal found unchanged in Secrets Manager, and the
+        # deadline (the invocation) it was made for.
+        self._reread_unchanged: tuple[Credentials, Deadline] | None = None
 
     @property
     def loaded(self) -> Credentials | None:
@@ -78,16 +81,27 @@ class CredentialStore:
         """The secret re-read from Secrets Manager itself after D24 refused `rejected`: read once
         for all the requests that saw the refusal. Every read makes a new Credentials object, so
         `rejected` is still the cached one exactly when nobody has re-read the secret since it
-        was handed out."""
+        was handed out.
+
+        A re-read that found the refused secret unchanged answers the refusals of the rest of
+        its invocation (`deadline` is the invocation's) without reading again: a batch's later
+        cancels start with the re-read credentials. A later invocation re-reads once more, so a
+        secret rotated meanwhile is picked up."""
         with self._locked(deadline):
             if self._cached is not None and self._cached is not rejected:
                 return Fetched(self._cached, SecretSource.CACHE)
-            return self._load(deadline, fresh=True)
+            held = self._reread_unchanged
+            if held is not None and held[0] is rejected and held[1] is deadline:
+                return Fetched(rejected, SecretSource.CACHE)
+            fresh = self._load(deadline, fresh=True)
+            unchanged = fresh.credentials == rejected
+            self._reread_unchanged = (fresh.credentials, deadline) if unchanged else None
+            return fresh
 
     def clear(self) -> None:
         """Forget the cached value (SnapStart restore, tests)."""
         with self._lock:
-            self._cached, self._expires = None, 0.0
+            self._cached, self._expires, self._reread_unchanged = None, 0.0, None
 
     @contextmanager
     def _locked(self, deadline: Deadline) -> Iterator[None]:

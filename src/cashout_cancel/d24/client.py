@@ -20,6 +20,7 @@ from ..credentials.secret import Credentials
 from ..deadline import MIN_ATTEMPT_SECONDS, Deadline
 from .answers import CASHOUT_STATUS_NAMES, CashoutStatus, UpstreamError
 from .exchange import Answer, ExchangeFailed, Failure, HttpExchange
+from .pace import Pace
 from .redaction import Redaction
 from .retry import RetryPolicy, backoff_delay, is_retryable_status, jitter_draw, retry_after_seconds
 from .signing import sign
@@ -27,7 +28,10 @@ from .signing import sign
 USER_AGENT = f"cashout-cancel/{__version__}"
 CANCEL_PATH = "/cashout/cancel"
 STATUS_PATH = "/cashout/status"
-_MAX_UPSTREAM_MESSAGE = 300
+# Every string passed on from D24 (a description, a rejection code or reason, an error's code or
+# message) is cut to this many characters (docs/contract.md section 4).
+MAX_PASSED_ON = 300
+THROTTLED = 429  # D24 throttles the merchant account
 
 
 @dataclass(frozen=True)
@@ -128,18 +132,25 @@ class D24Client:
         external_id: str,
         deadline: Deadline,
         reserve: float = 0.0,
+        pace: Pace | None = None,
     ) -> CallResult:
-        """DELETE /cashout/cancel, keeping `reserve` seconds of the deadline for a later call."""
+        """DELETE /cashout/cancel, keeping `reserve` seconds of the deadline for a later call;
+        no attempt starts before `pace` allows, and a 429 holds `pace` back."""
         return self._traced("cancel", lambda: self._call(
-            "DELETE", CANCEL_PATH, credentials, cashout_id, external_id, deadline, reserve
+            "DELETE", CANCEL_PATH, credentials, cashout_id, external_id, deadline, reserve, pace
         ))  # fmt: skip
 
     def status(
-        self, credentials: Credentials, cashout_id: int, external_id: str, deadline: Deadline
+        self,
+        credentials: Credentials,
+        cashout_id: int,
+        external_id: str,
+        deadline: Deadline,
+        pace: Pace | None = None,
     ) -> CallResult:
-        """POST /cashout/status, with whatever time the deadline has left."""
+        """POST /cashout/status, with whatever time the deadline has left, at `pace`."""
         return self._traced("status", lambda: self._call(
-            "POST", STATUS_PATH, credentials, cashout_id, external_id, deadline, 0.0
+            "POST", STATUS_PATH, credentials, cashout_id, external_id, deadline, 0.0, pace
         ))  # fmt: skip
 
     def _traced(self, name: str, call: Callable[[], CallResult]) -> CallResult:
@@ -154,7 +165,9 @@ class D24Client:
         external_id: str,
         deadline: Deadline,
         reserve: float,
+        pace: Pace | None,
     ) -> CallResult:
+        pace = pace or Pace()  # unshared: only this call's own 429s hold it back
         body = encode_body(credentials, cashout_id, external_id)
         signature = sign(credentials.secret_key, body)
         headers = {
@@ -173,11 +186,14 @@ class D24Client:
         may_have_applied = False
         sent = 0
         for attempt in range(1, self._policy.max_attempts + 1):
+            if not self._paced(pace, deadline, reserve):
+                break
             budget = min(self.attempt_limit, deadline.remaining() - reserve)
             if budget < MIN_ATTEMPT_SECONDS:
                 break
             sent += 1
             wait_at_least = 0.0
+            throttled = False
             started = time.perf_counter()
             try:
                 answer = self._exchange.send(
@@ -194,16 +210,28 @@ class D24Client:
                 # A 5xx may come after the cancel was applied; a 429 is refused before any work.
                 may_have_applied = may_have_applied or reply.http_status >= 500
                 wait_at_least = retry_after_seconds(answer.retry_after) or 0.0
+                throttled = reply.http_status == THROTTLED
             finally:
                 if self._on_latency is not None:
                     self._on_latency((time.perf_counter() - started) * 1000)
+            delay = max(backoff_delay(attempt, self._policy, jitter_draw()), wait_at_least)
+            if throttled:  # D24 throttles the account: every request sharing the pace waits
+                pace.hold(delay)
             if attempt == self._policy.max_attempts or no_answer is NoAnswer.TLS_REFUSED:
                 break
-            delay = max(backoff_delay(attempt, self._policy, jitter_draw()), wait_at_least)
             if deadline.remaining() - reserve - delay < MIN_ATTEMPT_SECONDS:
                 break
             self._sleep(delay)
         return CallResult(last_reply, no_answer, may_have_applied, sent)
+
+    def _paced(self, pace: Pace, deadline: Deadline, reserve: float) -> bool:
+        """Wait until `pace` lets a new attempt start; False, at once, when that is later than
+        the deadline (less `reserve`) leaves time for an attempt."""
+        while (wait := pace.wait()) > 0:  # another 429 may hold it back further meanwhile
+            if deadline.remaining() - reserve - wait < MIN_ATTEMPT_SECONDS:
+                return False
+            self._sleep(wait)
+        return True
 
 
 _NO_ANSWER = {
@@ -239,7 +267,7 @@ def _cashout_status(fields: dict[str, Any] | None, redaction: Redaction) -> Cash
     code = fields.get("cashout_status")
     if not isinstance(code, int) or isinstance(code, bool) or code < 0:
         return None
-    description = redaction.scrub(fields.get("cashout_status_description"))
+    description = _passable(redaction.scrub(fields.get("cashout_status_description")))
     return CashoutStatus(
         code=code,
         description=description
@@ -258,7 +286,7 @@ def _upstream(
     return UpstreamError(
         http_status=http_status,
         code=_passable(code),
-        message=message[:_MAX_UPSTREAM_MESSAGE] if isinstance(message, str) else None,
+        message=message[:MAX_PASSED_ON] if isinstance(message, str) else None,
     )
 
 
@@ -269,5 +297,5 @@ def _passable(value: Any) -> int | str | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        return value[:_MAX_UPSTREAM_MESSAGE]
+        return value[:MAX_PASSED_ON]
     return None

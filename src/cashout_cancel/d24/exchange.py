@@ -19,14 +19,20 @@ wall-clock deadline:
 
 The guard reaches the connection through urllib3's public extension points: the adapter's
 `init_poolmanager`, the pool manager's `pool_classes_by_scheme`, a pool's `ConnectionCls`, and
-the connection's `connect` and `request`. Warm calls, on a kept-alive connection, pay a few
-microseconds for it (docs/performance.md has what a thread per exchange cost instead).
+the connection's `connect`, `request` and `getresponse`. Warm calls, on a kept-alive connection,
+pay a few microseconds for it (docs/performance.md has what a thread per exchange cost instead).
+
+A connection is reused only after an exchange that ended cleanly: a final answer (never an
+interim 1xx one, which http.client returns as if it were the answer unless it is a 100), read
+to its end, before the guard's deadline. Any other is closed: the next exchange on it would read
+the rest of this one's answer as its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import http.client
 import socket
 import ssl
 import threading
@@ -177,10 +183,47 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
+class _FinalAnswer(http.client.HTTPResponse):
+    """http.client's response, read past every interim (1xx) answer to the final one.
+
+    http.client skips only `100 Continue`; a 102 or 103 would come back as a complete answer
+    without a body, D24's real answer still on its way (RFC 9110 section 15.2: a client reads
+    past them). `begin` reads one status line and header block while no headers are set, so
+    dropping an interim answer's headers and beginning again reads the next one, within the same
+    socket timeout and guard. A 101 is kept: the connection would now speak another protocol (we
+    never ask to switch), so it is an unclear answer and the connection is closed.
+    """
+
+    def begin(self) -> None:
+        super().begin()
+        while _is_interim(self.status):
+            self.headers = self.msg = None  # type: ignore[assignment]
+            super().begin()
+
+
+def _is_interim(http_status: int) -> bool:
+    return 100 <= http_status < 200 and http_status != 101
+
+
 class _GuardedConnectionMixin:
-    """A urllib3 connection that opens within the guard's time and shows it its socket."""
+    """A urllib3 connection that opens within the guard's time and shows it its socket, reads
+    past interim answers, and knows whether its last exchange ended cleanly."""
 
     sock: socket.socket | None
+    response_class: type[http.client.HTTPResponse] = _FinalAnswer
+    _guard: _Guard | None = None
+    _answer: Any = None  # the urllib3 response to the last request, until it is read
+
+    def ended_cleanly(self) -> bool:
+        """True when the last exchange got a final answer, read to its end, within the guard's
+        time: only then is the connection fit for another request."""
+        answer, guard = self._answer, self._guard
+        return (
+            answer is not None
+            and answer.status >= 200
+            and (answer.length_remaining == 0 or answer.isclosed())
+            and not (guard is not None and guard.expired)
+        )
 
     def connect(self) -> None:
         guard = _current_guard.get()
@@ -193,9 +236,14 @@ class _GuardedConnectionMixin:
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         guard = _current_guard.get()
+        self._guard, self._answer = guard, None
         if guard is not None and self.sock is not None:  # a kept-alive connection, reused
             guard.watch(self.sock)
         super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self) -> Any:
+        self._answer = super().getresponse()  # type: ignore[misc]
+        return self._answer
 
 
 def _connect_within(connection: Any, guard: _Guard, opened: Callable[[], None]) -> None:
@@ -221,11 +269,24 @@ class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _GuardedHTTPPool(HTTPConnectionPool):
+class _CleanReuseMixin:
+    """A pool that takes a connection back only if its exchange ended cleanly; any other is
+    closed first (its slot comes back empty, and the next exchange opens a new connection).
+
+    urllib3 hands a connection back itself once http.client has read an answer to its end, so the
+    rule is kept here, where every connection comes back, not only in the exchange."""
+
+    def _put_conn(self, conn: Any) -> None:
+        if isinstance(conn, _GuardedConnectionMixin) and not conn.ended_cleanly():
+            conn.close()  # type: ignore[attr-defined]  # a urllib3 connection, by ConnectionCls
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _GuardedHTTPPool(_CleanReuseMixin, HTTPConnectionPool):
     ConnectionCls = _GuardedHTTPConnection
 
 
-class _GuardedHTTPSPool(HTTPSConnectionPool):
+class _GuardedHTTPSPool(_CleanReuseMixin, HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
@@ -287,10 +348,12 @@ class HttpExchange:
                 failure = Failure.TIMEOUT if timed_out else Failure.CONNECTION
                 raise ExchangeFailed(failure, may_have_reached=True) from None
         # The guard has ended: the watchdog will not touch the socket any more.
-        if complete and not guard.expired:
-            response.raw.release_conn()  # read to the end: clean for the next exchange
+        connection = response.raw.connection
+        clean = isinstance(connection, _GuardedConnectionMixin) and connection.ended_cleanly()
+        if complete and clean:
+            response.raw.release_conn()  # a final answer read to its end: fit for the next one
         else:
-            response.close()  # unread, or shut down at the deadline: never reused
+            response.close()  # interim, unread, or shut down at the deadline: never reused
         return Answer(response.status_code, body, complete, response.headers.get("Retry-After"))
 
     def close(self) -> None:

@@ -4,7 +4,10 @@ wait before it (capped exponential backoff with full jitter)."""
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 # CONTRACT section 5: the transient answers. Anything else is an answer to act on.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -44,12 +47,22 @@ def reseed_jitter() -> None:
     _jitter.seed()
 
 
-def retry_after_seconds(header: str | None) -> float | None:
-    """Parse a Retry-After header given in seconds; None when absent or not a number."""
+def retry_after_seconds(header: str | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks to wait, in either form RFC 9110 allows: delta-seconds,
+    or an HTTP date (`now`, epoch seconds, defaults to the clock; a date past is no wait). None
+    when absent or neither form."""
     if header is None:
         return None
     try:
         value = float(header.strip())
     except ValueError:
+        pass
+    else:
+        return value if value >= 0 else None
+    try:
+        date = parsedate_to_datetime(header)
+    except (ValueError, TypeError, IndexError):
         return None
-    return value if value >= 0 else None
+    if date.tzinfo is None:  # asctime carries no zone; HTTP dates are always GMT
+        date = date.replace(tzinfo=UTC)
+    return max(0.0, date.timestamp() - (time.time() if now is None else now))
