@@ -28,7 +28,8 @@ from .report import check_output
 from .services import REPO, environment, invocation, services
 
 WARM = ("floor", "handler", "handler-traced", "naive")
-COLD = ("floor", "handler", "handler-traced", "snapstart")
+# handler: its secret through the SDK; extension: through the secrets extension (template.yaml).
+COLD = ("floor", "handler", "handler-traced", "extension", "extension-traced", "snapstart")
 LATENCY = 0.100  # seconds D24 takes to answer in the bulk run
 CONCURRENCY = int(FUNCTION_ENV["BULK_CONCURRENCY"])
 
@@ -86,16 +87,19 @@ def _fresh(argv: list[str], setup: Any, out: str, lines: str = "", traced: bool 
 def _cold(args: Any, setup: dict[str, Any], first: int) -> dict[str, list[Any]]:
     """Cold starts in rotating order (the first round warms the page cache), then memory runs."""
     runs: dict[str, list[Any]] = {variant: [] for variant in COLD}
-    order = [(v, 0) for r in range(args.cold_rounds + 1) for v in (COLD * 2)[r % 4 :][:4]]
+    n = len(COLD)
+    order = [(v, 0) for r in range(args.cold_rounds + 1) for v in (COLD * 2)[r % n :][:n]]
     memory = 10 if args.quick else 1000
     order += [(variant, memory) for variant in ("handler", "handler-traced", "floor")]
     for n, (variant, count) in enumerate(order):
         cashouts = range(first, first + count + 1)
         lines = "".join(json.dumps(invocation(variant, i)) + "\n" for i in cashouts)
         out, first, traced = f"{setup['dir']}/{n}-{variant}", first + count + 1, "-t" in variant
-        found = _fresh([variant.removesuffix("-traced"), str(count)], setup, out, lines, traced)
+        extended = setup | {"extension": variant.startswith("extension")}
+        found = _fresh(["handler" if extended["extension"] else variant.removesuffix("-traced"),
+                        str(count)], extended, out, lines, traced)  # fmt: skip
         args.checks[Path(out).name] = variant == "floor" or check_output(out, count + 1, traced)
-        if n >= 4 or count:  # the first round only warmed the page cache
+        if n >= len(COLD) or count:  # the first round only warmed the page cache
             runs.setdefault(f"{variant} after {count} warm" if count else variant, []).append(found)
     return runs
 
@@ -127,6 +131,8 @@ def _result(args: Any, rounds: dict[str, Any], cold: dict[str, Any], bulk: Any) 
     figures["warm_traced_p50"] = w["handler-traced"]["p50/floor"]
     figures["tracing_warm_extra_us"] = w["handler-traced"]["p50"] - w["handler"]["p50"]
     figures |= {"cold": c["handler"]["p50/floor"], "cold_traced": c["handler-traced"]["p50/floor"]}
+    figures["cold_extension"] = c["extension"]["p50/floor"]
+    figures["cold_extension_traced"] = c["extension-traced"]["p50/floor"]
     figures["tracing_cold_extra_ms"] = c["handler-traced"]["p50"] - c["handler"]["p50"]
     figures["peak_rss_mb"] = max(list(rss.values())[:2])
     pairs = zip(rounds["handler"], rounds["floor"], strict=True)

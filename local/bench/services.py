@@ -16,6 +16,7 @@ from typing import Any
 
 from ..function_env import FUNCTION_ENV
 from ..lambda_context import LambdaContext
+from ..secrets_extension import TOKEN
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIRST_ID, SECRET_ID, REGION, BUS = 10_000_001, "cashout-cancel/bench", "us-east-1", "bench-results"
@@ -34,7 +35,8 @@ def invocation(variant: str, cashout_id: int) -> dict[str, Any]:
 
 
 def environment(setup: dict[str, Any], *, tracing: bool = False, fresh: bool = False) -> Any:
-    """The function's variables (template.yaml) for the services; `fresh`: a whole environment."""
+    """The function's variables (template.yaml) for the services; `fresh`: a whole environment;
+    `setup["extension"]`: the secrets extension's stand-in beside the function."""
     skip = ("AWS_", "POWERTOOLS_", "D24_", "_X_AMZN", "LAMBDA_")
     env = {key: value for key, value in os.environ.items() if fresh and not key.startswith(skip)}
     env |= {"PYTHONPATH": os.pathsep.join([setup["src"], REPO])} if fresh else {}
@@ -45,6 +47,9 @@ def environment(setup: dict[str, Any], *, tracing: bool = False, fresh: bool = F
     env |= {"AWS_ENDPOINT_URL": setup["aws_endpoint_url"], "AWS_DEFAULT_REGION": REGION}
     env |= {"D24_SECRET_ID": SECRET_ID, "D24_BASE_URL": setup["d24_base_url"]}
     env |= {"POWERTOOLS_METRICS_NAMESPACE": "CashoutCancel", "POWERTOOLS_LOG_LEVEL": "INFO"}
+    if setup.get("extension"):
+        env |= {"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(setup["extension_port"])}
+        env |= {"AWS_SESSION_TOKEN": TOKEN}
     if not tracing:
         return env | {"POWERTOOLS_TRACE_DISABLED": "true"}
     daemon = f"127.0.0.1:{setup['xray_port']}"
@@ -61,6 +66,7 @@ def main() -> int:
     from moto.server import ThreadedMotoServer
 
     from local.d24_sandbox import D24Sandbox
+    from local.secrets_extension import SecretsExtension
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     d24 = D24Sandbox(seed=False, latency=latency).start()
@@ -75,11 +81,14 @@ def main() -> int:
         "aws_access_key_id": "bench",
     }
     aws["aws_secret_access_key"] = "bench"
-    secret = json.dumps(d24.credentials)
-    boto3.client("secretsmanager", **aws).create_secret(Name=SECRET_ID, SecretString=secret)
+    secret, secrets = json.dumps(d24.credentials), boto3.client("secretsmanager", **aws)
+    secrets.create_secret(Name=SECRET_ID, SecretString=secret)
+    # The extension as a cold container meets it: nothing cached, a read goes to Secrets Manager.
+    extension = SecretsExtension(secrets, ttl=0).__enter__()
     boto3.client("events", **aws).create_event_bus(Name=BUS)  # no rule: routing is not ours
     gc.freeze()  # the cashouts live as long as the process: full collections skip them
-    address = {"d24_base_url": d24.base_url, "aws_endpoint_url": endpoint}
+    address: dict[str, Any] = {"d24_base_url": d24.base_url, "aws_endpoint_url": endpoint}
+    address["extension_port"] = extension.port
     print(json.dumps(address | {"first_id": FIRST_ID}), flush=True)
     sys.stdin.read()
     moto.stop()

@@ -15,7 +15,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = {
-    "warm_p50", "warm_p99", "naive_speedup", "cold", "peak_rss_mb",
+    "warm_p50", "warm_p99", "naive_speedup", "peak_rss_mb",
+    "cold", "cold_extension", "cold_extension_traced",
     "bulk_throughput", "bulk_cpu", "bulk_peak_rss_mb",
 }  # fmt: skip
 SPREADS = {"warm_p50", "cold", "bulk_throughput"}
@@ -44,7 +45,14 @@ def test_quick_bench_prints_a_table_and_a_json_line_with_every_part() -> None:
     # And each section has every variant, measured
     warm, cold, bulk, rss = report["sections"].values()
     assert set(warm) == {"floor", "handler", "handler-traced", "naive"}
-    assert set(cold) == {"floor", "handler", "handler-traced", "snapstart"}
+    assert set(cold) == {
+        "floor",
+        "handler",
+        "handler-traced",
+        "extension",
+        "extension-traced",
+        "snapstart",
+    }
     assert len(bulk) == 4
     assert len(rss) == 5
     for row in [*warm.values(), *cold.values(), *bulk.values()]:

@@ -291,7 +291,19 @@ class _GuardedHTTPSPool(_CleanReuseMixin, HTTPSConnectionPool):
 
 
 class _GuardedAdapter(HTTPAdapter):
-    """requests' adapter, its pools making guarded connections."""
+    """requests' adapter, its pools making guarded connections, each pool found once per URL.
+
+    `HTTPAdapter.send` re-parses the URL and rebuilds urllib3's pool key on every call to find
+    the same pool again; kept, that is a dictionary look-up (docs/performance.md: it decides the
+    warm target). The pool is cached per URL and TLS setting until the adapter is closed (a
+    SnapStart restore does that) or the pool is; either way the next request looks it up anew.
+    """
+
+    _MAX_CACHED = 16  # D24 has two URLs; the bound keeps an unexpected caller from growing it
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._pools: dict[tuple[Any, ...], Any] = {}
+        super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -300,6 +312,30 @@ class _GuardedAdapter(HTTPAdapter):
             "https": _GuardedHTTPSPool,
         }
 
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: Any,
+        proxies: Any = None,
+        cert: Any = None,
+    ) -> Any:
+        """The pool for `request`: the cached one while it is open."""
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        key = (request.url, verify, cert)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # urllib3 sets `pool` to None when it closes one
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            if len(self._pools) >= self._MAX_CACHED:
+                self._pools.clear()
+            self._pools[key] = pool
+        return pool
+
+    def close(self) -> None:
+        """Forget the cached pools, then close as HTTPAdapter does."""
+        self._pools.clear()
+        super().close()
+
 
 class HttpExchange:
     """Sends prepared requests through one keep-alive adapter, each within its own budget."""
@@ -307,6 +343,9 @@ class HttpExchange:
     def __init__(self, pool_size: int = 10) -> None:
         # Retries are the D24 client's decision (retry.py), never urllib3's.
         self._adapter = _GuardedAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        # URL -> the prepared (parsed and checked) URL: preparing the same two URLs again on
+        # every call is a measurable part of a warm call (docs/performance.md).
+        self._urls: dict[str, str] = {}
 
     @property
     def adapter(self) -> HTTPAdapter:
@@ -319,7 +358,11 @@ class HttpExchange:
         """The request to send: `body` exactly as given, with `headers` and Content-Length."""
         request = requests.PreparedRequest()
         request.prepare_method(method)
-        request.prepare_url(url, None)
+        prepared_url = self._urls.get(url)
+        if prepared_url is None:
+            request.prepare_url(url, None)
+            prepared_url = self._urls.setdefault(url, str(request.url))
+        request.url = prepared_url
         request.prepare_headers(headers)
         request.prepare_body(body, None)
         return request
