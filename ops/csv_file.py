@@ -1,6 +1,6 @@
 """A bulk cancel file: CSV in UTF-8 with the header `cashout_id,external_id` (and optionally
 `,merchant`), one cancel per line, each validated by the function's own `parse_request` before
-anything is sent (CONTRACT sections 9 and 11).
+anything is sent (docs/contract.md sections 9 and 11).
 
 A file that cannot be read as such (no such path, a directory, another encoding) is an
 `OperatorError`; a file that can be read but holds bad lines is refused line by line.

@@ -1,5 +1,6 @@
 """The cancel message: the direct-invoke object as JSON, the body of every cancel queue message
-and the detail of every replayed "Cashout Cancel Requested" event (CONTRACT sections 1, 9, 11)."""
+and the detail of every replayed "Cashout Cancel Requested" event (docs/contract.md sections 1, 9,
+11)."""
 
 from __future__ import annotations
 

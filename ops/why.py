@@ -2,7 +2,7 @@
 
 The function's `parse_request` is the judge of what is valid (ops/csv_file.py asks it first);
 these rules only explain its verdicts, so that an operator can fix the line. They restate the
-function's limits (CONTRACT section 4), and tests/ops/test_bad_lines.py holds them to its
+function's limits (docs/contract.md section 4), and tests/ops/test_bad_lines.py holds them to its
 verdicts: a value the function refuses for a reason not named here is shown with the function's
 own message.
 """

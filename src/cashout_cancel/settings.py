@@ -34,7 +34,7 @@ ENV_NAMES = (
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated configuration (CONTRACT section 3; defaults documented in the README)."""
+    """Validated configuration (docs/contract.md section 3; defaults documented in the README)."""
 
     # The default account's secret; None when only named accounts are served (section 11).
     secret_id: str | None
@@ -46,12 +46,13 @@ class Settings:
     backoff_max: float = 2.0
     secret_ttl: float = 300.0
     deadline_margin: float = 0.5
-    # The bus for the results of EventBridge and SQS cancels (CONTRACT section 10); None: unset,
-    # and those callers' requests are refused as CONFIGURATION_ERROR before anything is sent.
+    # The bus for the results of EventBridge and SQS cancels (docs/contract.md section 10); None:
+    # unset, and those callers' requests are refused as CONFIGURATION_ERROR before anything is sent.
     results_event_bus: str | None = None
     bulk_concurrency: int = 8  # cancels in flight at once for one SQS batch
-    # Named merchant accounts (CONTRACT section 11): the prefix of their secrets' names (None:
-    # a request naming one is refused), and how many accounts' credentials are cached at once.
+    # Named merchant accounts (docs/contract.md section 11): the prefix of their secrets' names
+    # (None: a request naming one is refused), and how many accounts' credentials are cached at
+    # once.
     merchant_secret_prefix: str | None = None
     merchant_cache_size: int = 32
 

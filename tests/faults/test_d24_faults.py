@@ -1,4 +1,4 @@
-"""D24 misbehaving, through the real handler, for every caller (CONTRACT sections 4 and 5).
+"""D24 misbehaving, through the real handler, for every caller (docs/contract.md sections 4 and 5).
 
 D24 is the local sandbox on a real socket, playing injected faults: 5xx and 429 bursts, resets,
 hangs, cancels applied whose answer is lost, 200 answers that are not a confirmation, HTML
@@ -138,7 +138,7 @@ D24_FAULTS: tuple[FaultCase, ...] = (
     cancelled_after("applied-then-dropped-then-html-200",
                     q(Fault.apply_then_drop()) + q(Fault.html(200)), cancels=2),
     # Applied, and answered with a 200 that confirms nothing: the look-up shows it cancelled
-    # (CONTRACT section 4: "if it does, the answer is CANCELLED").
+    # (docs/contract.md section 4: "if it does, the answer is CANCELLED").
     cancelled_after("applied-then-garbled-200",
                     q(Fault.apply_then_status(200, {"result": "ok"})), cancels=1),
     cancelled_after("applied-then-oversized-200", q(Fault.oversized(200_000, apply=True)),

@@ -1,6 +1,6 @@
-"""The deadline is a hard bound (CONTRACT section 5): whatever D24 or Secrets Manager do, the
-function answers before the Lambda deadline less its margin. Socket timeouts bound each read, not
-an attempt: these are the cases where that difference used to hold an invocation far past its
+"""The deadline is a hard bound (docs/contract.md section 5): whatever D24 or Secrets Manager do,
+the function answers before the Lambda deadline less its margin. Socket timeouts bound each read,
+not an attempt: these are the cases where that difference used to hold an invocation far past its
 deadline (in Lambda, "Task timed out" and no answer at all)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Secrets Manager misbehaving, through the real handler, for every caller (CONTRACT sections 3-5).
+"""Secrets Manager misbehaving, through the real handler, for every caller (docs/contract.md
+sections 3-5).
 
 The secret is missing, scheduled for deletion, denied, throttled, undecryptable or malformed:
 every caller is told 500 CONFIGURATION_ERROR in a sentence that names the secret's problem

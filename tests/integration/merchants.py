@@ -1,6 +1,6 @@
-"""Several merchant accounts for the tests (CONTRACT section 11): each at D24 (the sandbox, with
-its own credentials and cashouts) and in Secrets Manager (moto, under the prefix), and one way to
-ask any caller to cancel for one of them and read the answer alike."""
+"""Several merchant accounts for the tests (docs/contract.md section 11): each at D24 (the sandbox,
+with its own credentials and cashouts) and in Secrets Manager (moto, under the prefix), and one way
+to ask any caller to cancel for one of them and read the answer alike."""
 
 from __future__ import annotations
 

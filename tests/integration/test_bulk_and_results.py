@@ -1,5 +1,5 @@
-"""Bulk cancels through SQS (CONTRACT section 9) and result events for the ledger (section 10),
-through the real handler, against the sandbox over sockets and EventBridge/SQS from moto."""
+"""Bulk cancels through SQS (docs/contract.md section 9) and result events for the ledger (section
+10), through the real handler, against the sandbox over sockets and EventBridge/SQS from moto."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Many threads invoking one cold handler at once (CONTRACT section 5: created once, cached).
+"""Many threads invoking one cold handler at once (docs/contract.md section 5: created once,
+cached).
 
 The first calls race to build the settings, the HTTP session, the Secrets Manager client and
 the credential cache; a rotated secret makes every thread meet a 401 at once. Every result

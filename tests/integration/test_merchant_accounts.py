@@ -1,4 +1,4 @@
-"""Several D24 merchant accounts in one deployment (CONTRACT section 11), through the real
+"""Several D24 merchant accounts in one deployment (docs/contract.md section 11), through the real
 handler, for every caller: the sandbox holds each account's credentials and cashouts, moto each
 account's secret under the prefix."""
 

@@ -1,5 +1,5 @@
-"""Observability (CONTRACT section 7): the JSON result line with correlation id, cashout_id and
-outcome; an EMF metric per outcome and the upstream latency."""
+"""Observability (docs/contract.md section 7): the JSON result line with correlation id, cashout_id
+and outcome; an EMF metric per outcome and the upstream latency."""
 
 from __future__ import annotations
 

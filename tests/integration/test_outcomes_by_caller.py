@@ -1,4 +1,4 @@
-"""Every row of CONTRACT section 4, through the real handler, for every caller.
+"""Every row of docs/contract.md section 4, through the real handler, for every caller.
 
 D24 is the local sandbox on a real socket; Secrets Manager is moto. Each test reads:
 given a cashout in some state (and maybe a D24 fault), when a caller asks to cancel it,

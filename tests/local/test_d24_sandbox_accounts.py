@@ -1,5 +1,5 @@
-"""The D24 sandbox holds several merchant accounts (CONTRACT section 11), over real sockets: each
-with its own credentials and its own cashouts; a request is its signer's, and sees only that
+"""The D24 sandbox holds several merchant accounts (docs/contract.md section 11), over real sockets:
+each with its own credentials and its own cashouts; a request is its signer's, and sees only that
 account's cashouts. The one-account constructor is unchanged (tests.local.test_d24_sandbox.py)."""
 
 from __future__ import annotations

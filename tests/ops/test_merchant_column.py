@@ -1,6 +1,6 @@
-"""The optional `merchant` column (CONTRACT section 11): a named account travels in the message,
-an empty cell means the default account and adds nothing, and a name outside the contract's rule
-is refused before anything is sent. Replays keep the account a failed request named."""
+"""The optional `merchant` column (docs/contract.md section 11): a named account travels in the
+message, an empty cell means the default account and adds nothing, and a name outside the contract's
+rule is refused before anything is sent. Replays keep the account a failed request named."""
 
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def test_a_replayed_request_keeps_its_account() -> None:
 
     found = read_message(json.dumps(event), {})
 
-    # The function's own validation keeps the account on the request too (CONTRACT section 11)
+    # The function's own validation keeps the account on the request too (docs/contract.md section
+    # 11)
     request = CancelRequest(1001, "ext-1001", merchant="acme-mx")
     assert found == Replayable(request, "EventBridge event", "acme-mx")
 

@@ -1,4 +1,4 @@
-"""Random events for every entry, through the real handler (CONTRACT sections 1, 4 and 6).
+"""Random events for every entry, through the real handler (docs/contract.md sections 1, 4 and 6).
 
 Hypothesis draws API Gateway events (REST v1 and HTTP v2; any path, method, headers and body,
 plain, base64 or falsely flagged as base64, explicit route or catch-all), hostile mutations of
@@ -8,7 +8,8 @@ them, EventBridge events with any detail-type and detail, and any direct payload
   whose statusCode and outcome agree with the contract's table;
 - nothing invalid ever reaches D24: only signed requests with our credentials, a JSON integer
   cashout_id below 2^63 and an external_id of 1 to 100 characters;
-- the answer is the one an oracle written from CONTRACT section 4 expects: a valid request is
+- the answer is the one an oracle written from docs/contract.md section 4 expects: a valid request
+is
   sent to D24 as exactly that cashout_id and external_id, an invalid one is a 400
   INVALID_REQUEST whose message names each offending field, and nothing is sent.
 """
@@ -59,7 +60,7 @@ D24_ANSWERS |= {Outcome.NOT_CANCELLABLE}
 CALLER_KEYS = {"detail-type", "detail", "requestContext", "httpMethod", "routeKey"}
 
 
-# The oracle: CONTRACT section 4's "Valid input", and section 1's routes, written afresh.
+# The oracle: docs/contract.md section 4's "Valid input", and section 1's routes, written afresh.
 
 
 @dataclass(frozen=True)
@@ -485,7 +486,7 @@ def test_invalid_body_still_echoes_the_valid_cashout_id_of_the_path(call: Caller
     assert body.get("cashout_id") == 1001
 
 
-# SQS: a batch of any message bodies (CONTRACT section 9).
+# SQS: a batch of any message bodies (docs/contract.md section 9).
 
 
 def expect_message(body: str) -> Expected:

@@ -1,5 +1,6 @@
-"""One account's fault never changes another account's answers (CONTRACT section 11), for random
-mixes of accounts and faults, through the real handler, one SQS batch or direct invokes at a time.
+"""One account's fault never changes another account's answers (docs/contract.md section 11), for
+random mixes of accounts and faults, through the real handler, one SQS batch or direct invokes at a
+time.
 
 Each example makes fresh accounts, each in one state: fine; its secret missing; rotated at D24
 only (Secrets Manager still holds the old credentials); rotated everywhere after the function

@@ -1,4 +1,4 @@
-"""No credential or signature ever leaks, at DEBUG, under every fault (CONTRACT section 6).
+"""No credential or signature ever leaks, at DEBUG, under every fault (docs/contract.md section 6).
 
 The whole fault suite (every case of `D24_FAULTS` and `SECRET_FAULTS`, a rotated secret, and
 D24 echoing our credentials back) runs for every caller with distinctive credentials, the

@@ -1,6 +1,6 @@
-"""Bulk cancels through SQS (CONTRACT section 9) and result events (section 10), as deployed:
-the queue and its dead-letter queue, the event source on the `live` alias, and a role that may
-touch exactly those resources and the results bus.
+"""Bulk cancels through SQS (docs/contract.md section 9) and result events (section 10), as
+deployed: the queue and its dead-letter queue, the event source on the `live` alias, and a role that
+may touch exactly those resources and the results bus.
 
 `make check-template` also transforms the template with SAM and checks that the event source
 mapping really targets the alias (scripts/check_transformed_template.py).
@@ -135,7 +135,8 @@ def test_results_bus_defaults_to_the_requests_bus(function: dict[str, Any]) -> N
 def test_result_events_cannot_trigger_the_cancel_rule(function: dict[str, Any]) -> None:
     pattern = function["Events"]["CancelRequested"]["Properties"]["Pattern"]
 
-    # CONTRACT section 10: results are "Cashout Cancel Completed", which this pattern refuses.
+    # docs/contract.md section 10: results are "Cashout Cancel Completed", which this pattern
+    # refuses.
     assert pattern == {"detail-type": ["Cashout Cancel Requested"]}
     assert "Cashout Cancel Completed" not in pattern["detail-type"]
 

@@ -78,7 +78,7 @@ def test_function_may_read_only_its_own_secrets(
         s for s in statements if any(a.startswith("secretsmanager:") for a in actions(s))
     ]
 
-    # The default secret, and the secrets under the merchant prefix (CONTRACT section 11)
+    # The default secret, and the secrets under the merchant prefix (docs/contract.md section 11)
     assert [s["Resource"] for s in secret_statements] == [
         {"Ref": "D24SecretArn"},
         MERCHANT_SECRETS_ARN,
@@ -99,7 +99,7 @@ def test_credentials_never_live_in_the_stack(
     assert not re.fullmatch(secret["AllowedPattern"], "cashout-cancel/d24")
 
 
-# --- Several merchant accounts (CONTRACT section 11) ------------------------------
+# --- Several merchant accounts (docs/contract.md section 11) ------------------------------
 
 
 def test_the_merchant_prefix_is_a_parameter_empty_by_default_passed_to_the_function(
@@ -238,7 +238,7 @@ def test_failed_async_invocations_go_to_the_failure_queue_and_nothing_on_success
         "Type": "SQS",
         "Destination": {"Fn::GetAtt": ["FailureQueue", "Arn"]},
     }
-    # The function publishes each result itself (CONTRACT section 10): one event, not two.
+    # The function publishes each result itself (docs/contract.md section 10): one event, not two.
     assert "OnSuccess" not in destinations
 
 

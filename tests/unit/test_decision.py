@@ -1,5 +1,5 @@
-"""The decision, row by row (CONTRACT sections 4 and 5): what D24's answer to the cancel and its
-status look-up, as facts, make the function answer. No sockets: the facts are built here."""
+"""The decision, row by row (docs/contract.md sections 4 and 5): what D24's answer to the cancel and
+its status look-up, as facts, make the function answer. No sockets: the facts are built here."""
 
 from __future__ import annotations
 
@@ -156,7 +156,8 @@ def test_the_message_is_true_of_the_fields_beside_it(call: CallResult, look_up: 
 
 
 def test_a_final_answer_about_a_refusal_needs_the_status_to_confirm_it() -> None:
-    """CONTRACT section 5: when the status cannot be learned, the answer is a retryable 5xx."""
+    """docs/contract.md section 5: when the status cannot be learned, the answer is a retryable
+    5xx."""
     for call in (REFUSED_510, answered(412, 702), answered(200), answered(302),
                  answered(412, 509, lost_before=True)):  # fmt: skip
         for look_up in (FAILED_LOOK_UP, TIMED_OUT_LOOK_UP):

@@ -166,7 +166,7 @@ def test_sqs_builder_reproduces_the_bodies_and_shape_of_each_sqs_sample(file_nam
 
 @pytest.mark.parametrize("file_name", files_of("direct"))
 def test_direct_event_is_the_plain_request(file_name: str) -> None:
-    # merchant is optional: it names one of several merchant accounts (CONTRACT section 11)
+    # merchant is optional: it names one of several merchant accounts (docs/contract.md section 11)
     keys = sorted(load_event(file_name))
     assert keys in (["cashout_id", "external_id"], ["cashout_id", "external_id", "merchant"])
 

@@ -1,5 +1,6 @@
-"""The merchant field (CONTRACT section 11): 1 to 32 characters from a-z, 0-9 and '-', starting
-with a letter or digit; absent or null is the default account; the reason never repeats it."""
+"""The merchant field (docs/contract.md section 11): 1 to 32 characters from a-z, 0-9 and '-',
+starting with a letter or digit; absent or null is the default account; the reason never repeats
+it."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The outcome table and the result fields (CONTRACT section 4)."""
+"""The outcome table and the result fields (docs/contract.md section 4)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT section 3)."""
+"""Settings from the environment (docs/contract.md section 3)."""
 
 import pytest
 
@@ -76,7 +76,7 @@ def test_malformed_numbers_are_refused_by_name(name: str, value: str) -> None:
         load_settings({**REQUIRED, name: value})
 
 
-# Several merchant accounts (CONTRACT sections 3 and 11)
+# Several merchant accounts (docs/contract.md sections 3 and 11)
 
 PREFIX_ONLY = {
     "D24_MERCHANT_SECRET_PREFIX": "cashout-cancel/d24/",

@@ -1,4 +1,4 @@
-"""Validation of cashout_id and external_id (CONTRACT section 4, "Valid input")."""
+"""Validation of cashout_id and external_id (docs/contract.md section 4, "Valid input")."""
 
 from typing import Any
 

@@ -36,8 +36,8 @@ class RetryableFailure(Exception):
 
 class EventBridgeCaller:
     """An event-driven cancel. Nobody waits for its answer: a final result is published for the
-    ledger (CONTRACT section 10); a result >= 500, or one that could not be published, raises so
-    that Lambda retries the event and, in the end, puts it on the failure queue."""
+    ledger (docs/contract.md section 10); a result >= 500, or one that could not be published,
+    raises so that Lambda retries the event and, in the end, puts it on the failure queue."""
 
     name = "eventbridge"
     publishes = True

@@ -1,4 +1,4 @@
-"""SQS: bulk cancels from a queue worked by Lambda's SQS event source (CONTRACT section 9).
+"""SQS: bulk cancels from a queue worked by Lambda's SQS event source (docs/contract.md section 9).
 
 Each message body is the direct-invoke object as JSON. A batch is a map: validate every message,
 run the cancels on a pool of BULK_CONCURRENCY threads, publish the final results, and answer the

@@ -1,4 +1,4 @@
-"""The outcome table of CONTRACT section 4, and the result every caller gets.
+"""The outcome table of docs/contract.md section 4, and the result every caller gets.
 
 This module is the one place where an outcome is tied to its status code and default message;
 hold it next to the contract and compare row by row.
@@ -75,18 +75,18 @@ class CancelResult:
     status: CashoutStatus | None = None
     message: str | None = None
     upstream: UpstreamError | None = None
-    merchant: str | None = None  # the account the request named (CONTRACT section 11)
+    merchant: str | None = None  # the account the request named (docs/contract.md section 11)
     # Where the request's secret came from (extension, sdk, cache), for the result line only:
     # not a result field, never in what a caller gets.
     secret_source: str | None = None
 
     @property
     def status_code(self) -> int:
-        """The statusCode of CONTRACT section 4 for this outcome."""
+        """The statusCode of docs/contract.md section 4 for this outcome."""
         return OUTCOME_TABLE[self.outcome][0]
 
     def to_dict(self) -> dict[str, Any]:
-        """The result fields of CONTRACT section 4, as every caller gets them."""
+        """The result fields of docs/contract.md section 4, as every caller gets them."""
         body: dict[str, Any] = {"statusCode": self.status_code, "outcome": self.outcome.value}
         if self.cashout_id is not None:
             body["cashout_id"] = self.cashout_id

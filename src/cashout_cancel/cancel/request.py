@@ -1,4 +1,5 @@
-"""Validation of untrusted input into one domain request (CONTRACT section 4, "Valid input")."""
+"""Validation of untrusted input into one domain request (docs/contract.md section 4, "Valid
+input")."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ T = TypeVar("T")
 
 MAX_CASHOUT_ID = 2**63 - 1
 MAX_EXTERNAL_ID_LENGTH = 100
-# A merchant account's name (CONTRACT section 11): it becomes part of a secret's name, so only
-# lowercase letters, digits and '-', starting with a letter or digit, at most 32 characters.
+# A merchant account's name (docs/contract.md section 11): it becomes part of a secret's name, so
+# only lowercase letters, digits and '-', starting with a letter or digit, at most 32 characters.
 MERCHANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MERCHANT_RULE = "must be 1 to 32 characters from a-z, 0-9 and '-', starting with a letter or digit"
 # Every caller's body (an HTTP body after base64 decoding, an SQS message body), in UTF-8 bytes.
@@ -43,7 +44,7 @@ class InvalidRequest(Exception):
     ):
         super().__init__(message)
         self.message = message
-        # The fields that were valid, so the answer can echo them (CONTRACT section 4).
+        # The fields that were valid, so the answer can echo them (docs/contract.md section 4).
         self.cashout_id = cashout_id
         self.external_id = external_id
         self.merchant = merchant
@@ -116,7 +117,8 @@ def parse_external_id(value: Any) -> str:
 
 def parse_merchant(value: Any) -> str | None:
     """The merchant account named, None for the default one (absent or null), or ValueError
-    saying what a valid name is; the message never repeats the value (CONTRACT section 11)."""
+    saying what a valid name is; the message never repeats the value (docs/contract.md section
+    11)."""
     if value is None:
         return None
     if not isinstance(value, str) or not MERCHANT_PATTERN.fullmatch(value):

@@ -115,8 +115,8 @@ class CancelService:
         self, store: CredentialStore, fetched: Fetched, deadline: Deadline, call: Call
     ) -> tuple[CallResult, Fetched]:
         """`call` with the cached credentials and, if D24 refuses them, once more with the
-        account's secret re-read: a rotated secret is picked up without a cold start (CONTRACT
-        section 5), account by account (section 11)."""
+        account's secret re-read: a rotated secret is picked up without a cold start
+        (docs/contract.md section 5), account by account (section 11)."""
         first = call(fetched.credentials)
         if first.no_answer is not None or first.reply is None:
             return first, fetched

@@ -1,4 +1,5 @@
-"""The credentials of every D24 merchant account one deployment serves (CONTRACT section 11).
+"""The credentials of every D24 merchant account one deployment serves (docs/contract.md section
+11).
 
 One CredentialStore per account, so that each account's secret is cached, expires and is re-read
 after a refusal on its own: the default account's (`D24_SECRET_ID`), always kept, and the named
@@ -119,8 +120,8 @@ class Accounts:
                 del self._named[merchant]
 
     def withheld(self, credentials: Credentials) -> Redaction:
-        """What anything passed on from D24 must withhold (CONTRACT section 6): every form of
-        the credentials of every account loaded in this container, `credentials` included."""
+        """What anything passed on from D24 must withhold (docs/contract.md section 6): every form
+        of the credentials of every account loaded in this container, `credentials` included."""
         included, redaction = self._withheld
         if id(credentials) in included:  # the warm path: a dict look-up
             return redaction

@@ -14,7 +14,7 @@ NOT_FOUND_CODE = "ResourceNotFoundException"
 
 class SecretNotFound(ConfigurationError):
     """The secret does not exist. For a named merchant account this means an unknown account
-    (UNKNOWN_MERCHANT, CONTRACT section 11); for the default one, a configuration error."""
+    (UNKNOWN_MERCHANT, docs/contract.md section 11); for the default one, a configuration error."""
 
 
 def sdk_reader(client: Callable[[], Any]) -> Callable[[str], Any]:

@@ -116,7 +116,7 @@ class D24Client:
         self._sleep = sleep
         self._on_latency = on_latency
         # What answers must withhold besides the request's own credentials: with several
-        # merchant accounts, every loaded account's (CONTRACT section 6).
+        # merchant accounts, every loaded account's (docs/contract.md section 6).
         self._withheld = withheld
         self._trace = trace
 

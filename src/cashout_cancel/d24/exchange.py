@@ -52,7 +52,8 @@ from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
 from ..deadline import TimeLimitExceeded, run_within
 
-# D24's answers are a few hundred bytes; anything larger is not read whole (CONTRACT section 5).
+# D24's answers are a few hundred bytes; anything larger is not read whole (docs/contract.md section
+# 5).
 MAX_ANSWER_BYTES = 64 * 1024
 _READ_SIZE = 16 * 1024
 

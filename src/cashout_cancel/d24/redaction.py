@@ -1,10 +1,10 @@
 """Keep what was sent to D24 in confidence from everything the function passes on.
 
-D24 may quote a request back in any field of its answer (CONTRACT section 6). The request carried
-the login and pass inside a JSON body (so JSON-escaped where they hold quotes, backslashes or
-non-ASCII characters) and was signed; a proxy or D24 itself may echo them raw, escaped or
-URL-encoded. Every value passed on from an answer is checked against each of those forms of
-`login`, `pass`, `secret_key` and the signature, and withheld when it contains one.
+D24 may quote a request back in any field of its answer (docs/contract.md section 6). The request
+carried the login and pass inside a JSON body (so JSON-escaped where they hold quotes, backslashes
+or non-ASCII characters) and was signed; a proxy or D24 itself may echo them raw, escaped or
+URL-encoded. Every value passed on from an answer is checked against each of those forms of `login`,
+`pass`, `secret_key` and the signature, and withheld when it contains one.
 """
 
 from __future__ import annotations

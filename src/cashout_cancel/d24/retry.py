@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-# CONTRACT section 5: the transient answers. Anything else is an answer to act on.
+# docs/contract.md section 5: the transient answers. Anything else is an answer to act on.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # Restored SnapStart copies must not share one sequence, so this is re-seeded after restore.
