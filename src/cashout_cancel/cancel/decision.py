@@ -1,9 +1,9 @@
 """What to answer: one pure decision from what happened during this invocation.
 
 Facts in: what the cancel call came to (D24's last answer, or why there was none, and whether an
-attempt may have applied the cancel) and what the status look-up said, if it was asked. One
-result out. Nothing here does I/O: service.py gathers the facts. Hold it next to docs/contract.md
-sections 4 and 5; the rule they serve: a cashout is said to be cancelled only when D24 holds it cancelled,
+attempt may have applied the cancel) and what the status look-up said, if it was asked. One result
+out. Nothing here does I/O: service.py gathers the facts. Hold it next to docs/contract.md sections
+4 and 5; the rule they serve: a cashout is said to be cancelled only when D24 holds it cancelled,
 and a final answer (2xx or 4xx) about a cancel that D24 did not confirm is given only when D24's
 status confirms it. A later invocation cannot know what an earlier one did, so when the status
 cannot be learned the answer is a retryable 5xx, never a final 4xx.
