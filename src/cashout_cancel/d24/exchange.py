@@ -18,10 +18,11 @@ wall-clock deadline:
   socket the watchdog thread shuts down at the deadline, which wakes any read blocked on it.
 
 The guard reaches the connection through urllib3's public extension points: the adapter's
-`init_poolmanager`, the pool manager's `pool_classes_by_scheme`, a pool's `ConnectionCls`, and
-the connection's `connect`, `request` and `getresponse`; the rule on reuse below also needs the
-pool's `_put_conn`, the one private method overridden (urllib3 hands a connection back by itself). Warm calls, on a kept-alive connection,
-pay a few microseconds for it (docs/performance.md has what a thread per exchange cost instead).
+`init_poolmanager`, the pool manager's `pool_classes_by_scheme`, a pool's `ConnectionCls`, and the
+connection's `connect`, `request` and `getresponse`; the rule on reuse below also needs the pool's
+`_put_conn`, the one private method overridden (urllib3 hands a connection back by itself). Warm
+calls, on a kept-alive connection, pay a few microseconds for it (docs/performance.md has what a
+thread per exchange cost instead).
 
 A connection is reused only after an exchange that ended cleanly: a final answer (never an
 interim 1xx one, which http.client returns as if it were the answer unless it is a 100), read
