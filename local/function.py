@@ -53,7 +53,7 @@ class LocalFunction:
         function = getattr(self.handler, "function", None)
         if function is None:
             return [self.handler]
-        from local.lambda_environment import RuntimeHandler
+        from local.lambda_runtime import RuntimeHandler
 
         more = [_lambda(self.stack, function.config, self.verbose) for _ in range(count - 1)]
         handlers: list[Handler] = [self.handler, *(RuntimeHandler(f) for f in more)]
@@ -148,7 +148,7 @@ def local_function(
         stack.callback(container.reset)
         handler: Handler
         if runtime == "lambda":
-            from local.lambda_environment import RuntimeHandler, function_config
+            from local.lambda_runtime import RuntimeHandler, function_config
 
             config = function_config(build_dir, environment=environment)
             handler = RuntimeHandler(_lambda(stack, config, verbose))
@@ -174,7 +174,7 @@ def add_second_account(sandbox: D24Sandbox, secrets: Any) -> None:
 def _lambda(stack: contextlib.ExitStack, config: Any, verbose: bool) -> Any:
     """One execution environment of the artifact, ended with `stack`; its output to stderr when
     verbose."""
-    from local.lambda_environment import LocalLambda
+    from local.lambda_runtime import LocalLambda
 
     return stack.enter_context(LocalLambda(config, log=sys.stderr if verbose else None))
 
