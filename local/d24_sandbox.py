@@ -512,6 +512,11 @@ class D24Sandbox:
         with self._lock:
             self._faults.extend([(fault, endpoint, times is None)] * (times or 1))
 
+    def outage(self) -> None:
+        """D24 down until `clear_faults`: every cancel answered 503, every status look-up reset."""
+        self.inject(Fault.status(503), "cancel", times=None)
+        self.inject(Fault.reset(), "status", times=None)
+
     def clear_faults(self) -> None:
         """Drop every queued fault."""
         with self._lock:

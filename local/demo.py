@@ -1,14 +1,10 @@
-"""The function end to end on this machine: no AWS account, no Docker.
+"""The function end to end on this machine, no AWS account, no Docker: `make demo` runs every
+event in events/ (a table), then a bulk cancel through a local queue (local/bulk_demo.py); `make
+invoke EVENT=<file>` runs one and shows its full response; `--verbose` adds the INFO logs and EMF.
 
-    python -m local.demo                             # make demo: every event in events/, a table
-    python -m local.demo events/direct-cancel.json   # make invoke: one event, its full response
-    python -m local.demo --verbose                   # also the function's INFO logs and EMF
-
-The function runs against a D24 sandbox and moto's server (local/function.py); each event goes
-through the real `lambda_handler`, or the built artifact (`--runtime lambda`). Every event names
-one cashout and every cashout appears in at most one event that changes it, so each row is the
-same whether the event runs alone or in the sequence. Then a bulk cancel goes through a local
-queue (local/bulk_demo.py).
+Each event goes through the real `lambda_handler`, or the built artifact (`--runtime lambda`),
+against the local function (local/function.py). Every event names one cashout and every cashout
+is in at most one event that changes it: a row is the same alone or in the sequence.
 """
 
 from __future__ import annotations
@@ -73,7 +69,7 @@ EXPECTED: dict[str, tuple[int, str, str, str]] = {
 
 @dataclass
 class Row:
-    """What one event did."""
+    """What one event did; `d24_calls` counts the requests D24 received meanwhile."""
 
     file: str
     caller: str
@@ -167,12 +163,8 @@ def _result(response: Any, raised: Exception | None) -> dict[str, Any]:
 def _states(sandbox: Any) -> dict[tuple[str | None, int], int | None]:
     """D24's status of every cashout the sample events name, by (account, cashout id); the
     default account is None."""
-    states: dict[tuple[str | None, int], int | None] = {
-        (None, cashout_id): sandbox.status_of(cashout_id) for cashout_id in SEED_CASHOUTS
-    }
-    for cashout_id in SECOND_ACCOUNT_CASHOUTS:
-        states[(SECOND_ACCOUNT, cashout_id)] = sandbox.status_of(cashout_id, SECOND_ACCOUNT)
-    return states
+    accounts = [(None, SEED_CASHOUTS), (SECOND_ACCOUNT, SECOND_ACCOUNT_CASHOUTS)]
+    return {(a, i): sandbox.status_of(i, a) for a, ids in accounts for i in ids}
 
 
 def _cashout_name(key: tuple[Any, Any]) -> str:
@@ -270,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(rows)} events, all as expected")
     if bulk is not None:
         print("\n".join(bulk_demo.summary(bulk)))
+        print("\nD24 down, then the operators' replay of the failure queues: make rehearse")
     return 1 if mismatches else 0
 
 

@@ -117,7 +117,11 @@ def moto_server() -> Iterator[str]:
 
 @contextlib.contextmanager
 def local_function(
-    *, verbose: bool = False, runtime: str = "in-process", build_dir: Path | None = None
+    *,
+    verbose: bool = False,
+    runtime: str = "in-process",
+    build_dir: Path | None = None,
+    log_level: str | None = None,
 ) -> Iterator[LocalFunction]:
     """The function against a new D24 sandbox, moto's server holding both accounts' secrets and
     the results bus, and the secrets extension's stand-in it reads the secrets through.
@@ -135,7 +139,7 @@ def local_function(
             merchant_secret_prefix=MERCHANT_SECRET_PREFIX,
             results_event_bus=RESULTS_BUS,
             aws_endpoint_url=endpoint,
-            log_level="INFO" if verbose else "WARNING",
+            log_level=log_level or ("INFO" if verbose else "WARNING"),
         )
         secrets = aws_client("secretsmanager", endpoint)
         secrets.create_secret(Name=SECRET_ID, SecretString=json.dumps(sandbox.credentials))

@@ -71,8 +71,17 @@ class _Invocation:
     body: bytes
     timeout_seconds: float
     invoked_function_arn: str
-    deadline_ms: int | None = None
-    handed_out_at: float | None = None
+    handed_out_at: float | None = None  # epoch seconds; None: offered, not handed out yet
+
+    @property
+    def deadline_ms(self) -> int | None:
+        """Lambda-Runtime-Deadline-Ms: the timeout after the hand-out (epoch ms)."""
+        if self.handed_out_at is None:
+            return None
+        return int((self.handed_out_at + self.timeout_seconds) * 1000)
+
+    def overdue(self) -> bool:
+        return self.deadline_ms is not None and time.time() * 1000 >= self.deadline_ms
 
 
 def _decode(body: bytes) -> Any:
@@ -87,8 +96,7 @@ class RuntimeApi(LoopbackHTTPServer):
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._pending: _Invocation | None = None  # offered, not yet handed out
-        self._current: _Invocation | None = None  # handed out, not yet answered
+        self._invocation: _Invocation | None = None  # offered and not answered yet
         self._answers: dict[str, Answer] = {}
         self._closing = False
         self.calls: list[str] = []  # every call the runtime made, e.g. "next", "init/error"
@@ -111,9 +119,9 @@ class RuntimeApi(LoopbackHTTPServer):
         """Queue one event for the runtime's next `next`; returns its request id."""
         invocation = _Invocation(new_request_id(), body, timeout_seconds, invoked_function_arn)
         with self._changed:
-            if self._pending is not None or self._current is not None:
+            if self._invocation is not None:
                 raise RuntimeError("one invocation at a time")
-            self._pending = invocation
+            self._invocation = invocation
             self._changed.notify_all()
         return invocation.request_id
 
@@ -126,21 +134,14 @@ class RuntimeApi(LoopbackHTTPServer):
     def overdue(self, request_id: str) -> bool:
         """True when the invocation was handed out and its deadline has passed unanswered."""
         with self._changed:
-            current = self._current
-            return (
-                current is not None
-                and current.request_id == request_id
-                and current.deadline_ms is not None
-                and time.time() * 1000 >= current.deadline_ms
-            )
+            current = self._current(request_id)
+            return current is not None and current.overdue()
 
     def handed_out(self, request_id: str) -> bool:
         """True once the runtime has received the invocation."""
         with self._changed:
-            if self._current is not None and self._current.request_id == request_id:
-                return True
-            answer = self._answers.get(request_id)
-            return answer is not None and answer.handed_out_at is not None
+            found = self._current(request_id) or self._answers.get(request_id)
+            return found is not None and found.handed_out_at is not None
 
     def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Answer:
         """End the invocation as Lambda reports an environment's failure (timeout, exit)."""
@@ -148,20 +149,16 @@ class RuntimeApi(LoopbackHTTPServer):
             if request_id in self._answers:  # the runtime's answer came first, after all
                 return self._answers[request_id]
             message = f"RequestId: {request_id} Error: {error}"
-            payload = {"errorType": error_type, "errorMessage": message}
-            return self._record(self._take(request_id), kind, payload)
+            return self._record(kind, {"errorType": error_type, "errorMessage": message})
 
     def next_invocation(self) -> _Invocation | None:
-        """Block until an event is offered; hand it out with its deadline. None when closing."""
+        """Block until an event is offered; hand it out. None when closing."""
         with self._changed:
             self.calls.append("next")
-            self._changed.wait_for(lambda: self._pending is not None or self._closing)
-            invocation, self._pending = self._pending, None
+            self._changed.wait_for(lambda: self._closing or self._waiting() is not None)
+            invocation = self._waiting()
             if invocation is not None:
                 invocation.handed_out_at = time.time()
-                deadline = invocation.handed_out_at + invocation.timeout_seconds
-                invocation.deadline_ms = int(deadline * 1000)
-                self._current = invocation
             return invocation
 
     def runtime_answer(self, request_id: str, kind: Kind, body: bytes) -> bool:
@@ -169,12 +166,10 @@ class RuntimeApi(LoopbackHTTPServer):
         one past its deadline (Lambda has already timed it out)."""
         with self._changed:
             self.calls.append("response" if kind == "response" else "error")
-            current = self._current
-            if current is None or current.request_id != request_id:
+            current = self._current(request_id)
+            if current is None or current.handed_out_at is None or current.overdue():
                 return False
-            if current.deadline_ms is not None and time.time() * 1000 >= current.deadline_ms:
-                return False
-            self._record(self._take(request_id), kind, _decode(body))
+            self._record(kind, _decode(body))
             return True
 
     def init_error(self, body: bytes, call: str = "init/error") -> None:
@@ -182,20 +177,22 @@ class RuntimeApi(LoopbackHTTPServer):
         raised): the waiting invocation fails with the error the runtime posted."""
         with self._changed:
             self.calls.append(call)
-            invocation = self._pending or self._current
-            if invocation is not None:
-                self._record(self._take(invocation.request_id), "init_error", _decode(body))
+            if self._invocation is not None:
+                self._record("init_error", _decode(body))
 
-    def _take(self, request_id: str) -> _Invocation:
-        if self._current is not None and self._current.request_id == request_id:
-            invocation, self._current = self._current, None
-            return invocation
-        if self._pending is not None and self._pending.request_id == request_id:
-            invocation, self._pending = self._pending, None
-            return invocation
-        raise KeyError(request_id)
+    def _current(self, request_id: str) -> _Invocation | None:
+        invocation = self._invocation
+        return (
+            invocation if invocation is not None and invocation.request_id == request_id else None
+        )
 
-    def _record(self, invocation: _Invocation, kind: Kind, payload: Any) -> Answer:
+    def _waiting(self) -> _Invocation | None:
+        invocation = self._invocation
+        return invocation if invocation is not None and invocation.handed_out_at is None else None
+
+    def _record(self, kind: Kind, payload: Any) -> Answer:
+        """End the current invocation with this answer."""
+        invocation, self._invocation = cast(_Invocation, self._invocation), None
         answer = Answer(
             invocation.request_id, kind, payload, invocation.deadline_ms, invocation.handed_out_at
         )
