@@ -28,7 +28,7 @@ from local.d24_sandbox import SEED_CASHOUTS, STATUS_DESCRIPTIONS, D24Sandbox
 from local.events import api_rest_event
 from local.function import Handler, local_function, runtime_arguments
 from local.lambda_context import TIMEOUT_MS, LambdaContext
-from local.loopback import LoopbackHTTPServer
+from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 _ROUTE = re.compile(r"/cashouts/([^/]+)/cancel")
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the function refuses 8 KB
@@ -122,8 +122,7 @@ class LocalApi(LoopbackHTTPServer):
         return http_answer(response)
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, with Content-Length on every answer
+class _RequestHandler(LoopbackHandler):
     server_version = "cashout-cancel-local-api/1.0"
 
     @property
@@ -131,8 +130,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return cast(LocalApi, self.server)
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self._api.verbose:
-            super().log_message(format, *args)
+        if self._api.verbose:  # one request line a call on stderr, as sam local prints
+            BaseHTTPRequestHandler.log_message(self, format, *args)
 
     def __getattr__(self, name: str) -> Any:
         # Every method reaches the function (do_POST, do_GET, do_TRACE...): it answers 405 itself.
@@ -147,7 +146,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         headers = list(self.headers.items())
         event = request_event(self.command, self.path, headers, body, self.client_address[0])
         status, headers, payload = self._api.invoke(event)
-        self._send(status, headers, payload, event["requestContext"]["requestId"])
+        self.send(
+            status, payload, [*headers, ("x-amzn-RequestId", event["requestContext"]["requestId"])]
+        )
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when it was refused (answered) or the client left."""
@@ -170,20 +171,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _refuse(self, status: int, message: str) -> None:
         self.close_connection = True  # the unread body must not be taken for the next request
         payload = json.dumps({"message": message}).encode()
-        self._send(status, [("Content-Type", "application/json")], payload, str(uuid.uuid4()))
-
-    def _send(
-        self, status: int, headers: list[tuple[str, str]], payload: bytes, request_id: str
-    ) -> None:
-        self.send_response(status)
-        for name, value in [*headers, ("x-amzn-RequestId", request_id)]:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        self.send(status, payload, [("x-amzn-RequestId", str(uuid.uuid4()))])
 
 
 def misbehave(sandbox: D24Sandbox, mode: str | None) -> str:

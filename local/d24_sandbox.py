@@ -59,10 +59,6 @@ _POLL_SECONDS: Final = 0.01
 
 Endpoint = Literal["cancel", "status", "other"]
 FaultTarget = Literal["cancel", "status", "any"]
-FaultKind = Literal[
-    "answer", "delay", "hang", "reset", "apply_then_drop", "apply_then_delay",
-    "apply_then_answer", "drip", "stall_after_headers", "interim", "long_description",
-]  # fmt: skip
 DripPart = Literal["headers", "body"]  # what a drip sends slowly
 _ROUTES: Final[Mapping[str, tuple[str, Endpoint]]] = {
     "/v3/cashout/cancel": ("DELETE", "cancel"),
@@ -177,98 +173,105 @@ def _non_negative(seconds: float) -> float:
 
 @dataclass(frozen=True)
 class Fault:
-    """A misbehaviour to play on one request; build it with the class methods below.
+    """A misbehaviour to play on the next signed request to its endpoint, whatever it asks; build
+    it with the class methods below.
 
-    A queued fault fires on the next signed request to its endpoint, whatever it asks. "Apply"
-    means the request is processed normally (a cancel takes effect), then its answer is lost,
-    delayed or replaced.
+    In order: `before` (sleep `seconds`, reset the connection, or hang) and the `early` (1xx)
+    answer; then, when `apply`, the request is processed as usual (a cancel takes effect); then the
+    answer, `answer` or the real one (after `padding` bytes of whitespace, or its status
+    description padded to `describe` characters), goes out as `then` says: sent after `wait`
+    seconds, dropped with a reset, dripped a byte every `seconds` (its `part`), or its head only.
     """
 
-    kind: FaultKind
+    apply: bool = True
     answer: Answer | None = None
+    before: Literal["", "sleep", "reset", "hang"] = ""
+    early: Answer | None = None
+    then: Literal["send", "drop", "drip", "stall"] = "send"
     seconds: float = 0.0
-    apply: bool = True  # for drip and stall_after_headers: process first, then play the answer
+    wait: float = 0.0
     part: DripPart = "body"
-    # An oversized applied answer: bytes of whitespace before it; a long description: its length.
     padding: int = 0
+    describe: int = 0
 
     @classmethod
     def status(
         cls, http_status: int, body: object | None = None, headers: Mapping[str, str] | None = None
     ) -> Fault:
         """Answer `http_status` without applying; `body` is JSON-encoded, default D24-like."""
-        return cls("answer", _fault_answer(http_status, body, headers))
+        return cls(apply=False, answer=_fault_answer(http_status, body, headers))
 
     @classmethod
     def apply_then_status(
         cls, http_status: int, body: object | None = None, headers: Mapping[str, str] | None = None
     ) -> Fault:
         """Apply, then answer `http_status` (body as in `Fault.status`) instead of the result."""
-        return cls("apply_then_answer", _fault_answer(http_status, body, headers))
+        return cls(answer=_fault_answer(http_status, body, headers))
 
     @classmethod
     def html(cls, http_status: int = 200) -> Fault:
         """Answer an HTML page (a proxy or maintenance page) without applying."""
-        return cls("answer", Answer(http_status, _HTML_PAGE, "text/html; charset=utf-8"))
+        return cls(False, Answer(http_status, _HTML_PAGE, "text/html; charset=utf-8"))
 
     @classmethod
     def raw(cls, http_status: int, body: bytes, content_type: str = "application/json") -> Fault:
         """Answer exactly `body` (empty, truncated, wrong JSON) without applying."""
-        return cls("answer", Answer(http_status, body, content_type))
+        return cls(False, Answer(http_status, body, content_type))
 
     @classmethod
     def redirect(
         cls, http_status: int = 302, location: str = "https://elsewhere.example/v3/cashout/cancel"
     ) -> Fault:
         """Answer a redirect to `location` without applying (a misrouted proxy)."""
-        body = b'{"message": "Moved"}'
-        return cls("answer", Answer(http_status, body, headers=(("Location", location),)))
+        moved = Answer(http_status, b'{"message": "Moved"}', headers=(("Location", location),))
+        return cls(False, moved)
 
     @classmethod
     def oversized(cls, size: int, apply: bool = False) -> Fault:
         """Answer 200 with `size` bytes of JSON whitespace, then the real answer when `apply`
         (valid JSON, only readable whole), else a body with no answer in it."""
         if apply:
-            return cls("apply_then_answer", padding=size)
-        return cls("answer", Answer(200, b" " * size + b'{"note": "no answer here"}'))
+            return cls(padding=size)
+        return cls(False, Answer(200, b" " * size + b'{"note": "no answer here"}'))
 
     @classmethod
     def delay(cls, seconds: float) -> Fault:
         """Sleep `seconds`, then process and answer normally."""
-        return cls("delay", seconds=_non_negative(seconds))
+        return cls(before="sleep", seconds=_non_negative(seconds))
 
     @classmethod
     def hang(cls) -> Fault:
         """Read the request and never answer, until the client closes or the sandbox stops."""
-        return cls("hang")
+        return cls(False, before="hang")
 
     @classmethod
     def reset(cls) -> Fault:
         """Close the connection with a TCP RST, without applying or answering."""
-        return cls("reset")
+        return cls(False, before="reset")
 
     @classmethod
     def apply_then_drop(cls) -> Fault:
         """Apply, then close the connection with a TCP RST instead of answering."""
-        return cls("apply_then_drop")
+        return cls(then="drop")
 
     @classmethod
     def apply_then_delay(cls, seconds: float) -> Fault:
         """Apply at once, then answer only after `seconds`."""
-        return cls("apply_then_delay", seconds=_non_negative(seconds))
+        return cls(wait=_non_negative(seconds))
 
     @classmethod
     def drip(cls, interval: float, part: DripPart = "body", apply: bool = True) -> Fault:
         """Send one byte every `interval` seconds of the status line and headers (`part`
-        "headers") or of the body; with `apply` the real answer (D24 slow), else a 503 with
+        "headers") or of the body: the real answer with `apply` (D24 slow), else a 503 with
         nothing applied (a sick proxy in front)."""
-        return cls("drip", _PROXY_UNAVAILABLE, _non_negative(interval), apply, part)
+        answer = None if apply else _PROXY_UNAVAILABLE
+        return cls(apply, answer, then="drip", seconds=_non_negative(interval), part=part)
 
     @classmethod
     def stall_after_headers(cls, apply: bool = True) -> Fault:
-        """Send the status line and headers, then nothing until the client closes; with `apply`
-        the request is processed first."""
-        return cls("stall_after_headers", _PROXY_UNAVAILABLE, apply=apply)
+        """Send the status line and headers (of the real answer with `apply`, else a 503), then
+        nothing until the client closes."""
+        return cls(apply, None if apply else _PROXY_UNAVAILABLE, then="stall")
 
     @classmethod
     def interim(cls, http_status: int = 103, seconds: float = 0.0) -> Fault:
@@ -277,12 +280,15 @@ class Fault:
         if not 100 <= http_status < 200:
             raise ValueError(f"an interim answer is 1xx, got {http_status}")
         headers = (("Link", "</v3/docs>; rel=preload"),) if http_status == 103 else ()
-        return cls("interim", Answer(http_status, b"", headers=headers), _non_negative(seconds))
+        return cls(early=Answer(http_status, b"", headers=headers), wait=_non_negative(seconds))
 
     @classmethod
     def long_description(cls, length: int) -> Fault:
         """Process normally; a status description in the answer is padded to `length`."""
-        return cls("long_description", padding=length)
+        return cls(describe=length)
+
+
+_NO_FAULT: Final = Fault()
 
 
 @dataclass
@@ -307,6 +313,8 @@ def _status_payload(cashout: Cashout) -> dict[str, object]:
 
 
 def _with_long_description(answer: Answer, length: int) -> Answer:
+    if not length:
+        return answer
     payload = json.loads(answer.body)
     description = payload.get("cashout_status_description") if isinstance(payload, dict) else None
     if not isinstance(description, str):
@@ -651,18 +659,48 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE
 
     def _serve(self, endpoint: Endpoint, body: bytes, account: str | None) -> None:
-        fault = self._sandbox._take_fault(endpoint)
-        if fault is not None and not self._play_before(fault):
+        fault = self._sandbox._take_fault(endpoint) or _NO_FAULT
+        answer = self._prepare(fault, endpoint, body, account)
+        if answer is None:
             return
-        if fault is not None and fault.kind in ("drip", "stall_after_headers") and not fault.apply:
-            self._play_after(fault, fault.answer or _PROXY_UNAVAILABLE)
-            return
-        content_type = self.headers.get_content_type()
-        answer = self._sandbox._process(endpoint, content_type, body, account)
-        if fault is None:
+        if fault.then == "drop":
+            self._abort()
+        elif fault.then == "drip":
+            head, rest = self._head(answer), answer.body
+            if fault.part == "headers":
+                sent = self._write_slowly(head, fault.seconds) and self._write_slowly(rest, 0)
+            else:
+                sent = self._write_slowly(head, 0) and self._write_slowly(rest, fault.seconds)
+            if not sent:
+                self._abort()
+        elif fault.then == "stall":
+            self._write_slowly(self._head(answer), 0)
+            self._wait_for_client_close()
+            self._abort()
+        elif not fault.wait or self._sleep(fault.wait):
             self._send(answer)
-        else:
-            self._play_after(fault, answer)
+
+    def _prepare(
+        self, fault: Fault, endpoint: Endpoint, body: bytes, account: str | None
+    ) -> Answer | None:
+        """Play what comes before the answer and process the request if the fault applies it:
+        the answer to send, or None when the request ends here."""
+        if fault.before in ("reset", "hang"):
+            if fault.before == "hang":
+                self._wait_for_client_close()
+            self._abort()
+            return None
+        if fault.before == "sleep" and not self._sleep(fault.seconds):
+            return None
+        if fault.early is not None and not self._write_slowly(self._head(fault.early), 0):
+            self._abort()
+            return None
+        if not fault.apply:
+            return fault.answer
+        content_type = self.headers.get_content_type()
+        done = self._sandbox._process(endpoint, content_type, body, account)
+        answer = fault.answer or _with_long_description(done, fault.describe)
+        return replace(answer, body=b" " * fault.padding + answer.body) if fault.padding else answer
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when it cannot be read (answered, or the client left)."""
@@ -685,63 +723,15 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def _play_before(self, fault: Fault) -> bool:
-        """Play the part of `fault` that comes before processing; False ends the request."""
-        if fault.kind == "answer" and fault.answer is not None:
-            self._send(fault.answer)
-            return False
-        if fault.kind in ("reset", "hang"):
-            if fault.kind == "hang":
-                self._wait_for_client_close()
-            self._abort()
-            return False
-        if fault.kind == "delay":
-            return self._sleep(fault.seconds)
-        interim = fault.answer if fault.kind == "interim" else None
-        if interim is not None and not self._write_slowly(self._head(interim, interim=True), 0):
-            self._abort()
-            return False
-        return True
-
-    def _play_after(self, fault: Fault, answer: Answer) -> None:
-        if fault.kind == "apply_then_drop":
-            self._abort()
-        elif fault.kind in ("apply_then_delay", "interim"):
-            if self._sleep(fault.seconds):
-                self._send(answer)
-        elif fault.kind == "long_description":
-            self._send(_with_long_description(answer, fault.padding))
-        elif fault.kind == "apply_then_answer" and fault.padding:
-            self._send(replace(answer, body=b" " * fault.padding + answer.body))
-        elif fault.kind == "apply_then_answer" and fault.answer is not None:
-            self._send(fault.answer)
-        elif fault.kind == "drip":
-            head, body = self._head(answer), answer.body
-            if fault.part == "headers":
-                done = self._write_slowly(head, fault.seconds) and self._write_slowly(body, 0.0)
-            else:
-                done = self._write_slowly(head, 0.0) and self._write_slowly(body, fault.seconds)
-            if not done:
-                self._abort()
-        elif fault.kind == "stall_after_headers":
-            self._write_slowly(self._head(answer), 0.0)
-            self._wait_for_client_close()
-            self._abort()
-        else:
-            self._send(answer)
-
-    def _head(self, answer: Answer, interim: bool = False) -> bytes:
+    def _head(self, answer: Answer) -> bytes:
         """The status line and headers of `answer`; an interim (1xx) one has only its own."""
         status = answer.http_status
         lines = [f"{self.protocol_version} {status} {_phrase(status)}"]
-        if not interim:
-            lines += [
-                "Server: D24Sandbox/1.0",
-                f"Content-Type: {answer.content_type}",
-                f"Content-Length: {len(answer.body)}",
-            ]
+        if status >= 200:
+            lines += ["Server: D24Sandbox/1.0", f"Content-Type: {answer.content_type}"]
+            lines += [f"Content-Length: {len(answer.body)}"]
         lines += [f"{name}: {value}" for name, value in answer.headers]
-        if self.close_connection and not interim:
+        if self.close_connection and status >= 200:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 

@@ -22,12 +22,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Self, TextIO, cast
 
 from local.lambda_context import ALIAS_ARN, FUNCTION_NAME, REGION, new_request_id
-from local.loopback import LoopbackHTTPServer
+from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 PREFIX = "/2018-06-01/runtime"
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the Init phase of an on-demand environment
@@ -206,15 +205,10 @@ class RuntimeApi(LoopbackHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # the runtime client keeps its connection alive
-
+class _Handler(LoopbackHandler):
     @property
     def _api(self) -> RuntimeApi:
         return cast(RuntimeApi, self.server)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the runtime's own output is the log
 
     def do_GET(self) -> None:
         if self.path == f"{PREFIX}/invocation/next":
@@ -257,13 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send(status, body, (headers or {}).items())
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from local.loopback import LoopbackHTTPServer
+from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 TOKEN = "local-session-token"  # Lambda sets AWS_SESSION_TOKEN; locally this dummy
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
@@ -79,26 +78,18 @@ class SecretsExtension:
         return 200, body
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
+    protocol_version = "HTTP/1.0"  # one request a connection, as the extension serves
+
     def do_GET(self) -> None:
         extension: SecretsExtension = self.server.extension  # type: ignore[attr-defined]
         url = urlsplit(self.path)
         secret_id = parse_qs(url.query).get("secretId", [""])[0]
         if url.path != "/secretsmanager/get" or not secret_id:
-            self._send(400, b"secretId is required")
+            self.send(400, b"secretId is required")
             return
         answer = extension.answer(secret_id, self.headers.get(TOKEN_HEADER))
         if answer is None:
             extension._stopped.wait()  # stalled: hold the connection until the stand-in stops
             return
-        self._send(*answer)
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # one line per request would drown the demo's output
+        self.send(*answer)
