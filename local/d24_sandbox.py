@@ -33,10 +33,9 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Final, Literal, Self, cast
 
-from local.loopback import LoopbackHTTPServer
+from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 # Fake credentials of the local sandbox, D24Sandbox's defaults.
 SANDBOX_LOGIN: Final = "sandbox-login"
@@ -51,7 +50,6 @@ STATUS_DESCRIPTIONS: Final[Mapping[int, str]] = dict(
 # D24's status-update page sends merchants to the cancel endpoint to cancel an On hold cashout.
 CANCELLABLE: Final = frozenset({PENDING, ON_HOLD})
 
-MAX_BODY_BYTES: Final = 64 * 1024
 MAX_CREDENTIAL_LENGTH: Final = 32
 _INT64: Final = range(-(2**63), 2**63)
 # How often a hanging handler looks up, which bounds how long stop() takes.
@@ -541,7 +539,7 @@ class D24Sandbox:
     def _keys(self) -> dict[str | None, str]:
         return {name: account.secret_key for name, account in self._accounts.items()}
 
-    def _record(self, handler: BaseHTTPRequestHandler, body: bytes) -> Received:
+    def _record(self, handler: LoopbackHandler, body: bytes) -> Received:
         route = _ROUTES.get(handler.path.split("?", 1)[0])
         endpoint: Endpoint = route[1] if route and route[0] == handler.command else "other"
         headers = dict(handler.headers.items())
@@ -604,9 +602,7 @@ class _Server(LoopbackHTTPServer):
         pass  # clients that time out or reset mid-request are the point of the faults
 
 
-class _Handler(BaseHTTPRequestHandler):
-    # HTTP/1.1 with Content-Length on every answer keeps the client's Session connections alive.
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     # A drip writes byte by byte; with Nagle on, the client's delayed ACK adds 40 ms a write.
     disable_nagle_algorithm = True
     _drop = False
@@ -634,15 +630,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def do_DELETE(self) -> None:
         body = self._read_body()
         record = self._sandbox._record(self, body or b"")
         route = _ROUTES.get(self.path.split("?", 1)[0])
         if body is None:
-            pass  # _read_body answered, or the client is gone
+            pass  # the client is gone
         elif route is None:
             self._send(_error(404, 404, "Not found"))
         elif record.endpoint == "other":
@@ -703,20 +696,8 @@ class _Handler(BaseHTTPRequestHandler):
         return replace(answer, body=b" " * fault.padding + answer.body) if fault.padding else answer
 
     def _read_body(self) -> bytes | None:
-        """The request body, or None when it cannot be read (answered, or the client left)."""
-        if "Transfer-Encoding" in self.headers:
-            self._send_and_close(_error(411, 502, "Invalid request body"))
-            return None
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._send_and_close(_INVALID_BODY)
-            return None
-        if length > MAX_BODY_BYTES:
-            self._send_and_close(_error(413, 502, "Invalid request body"))
-            return None
+        """The request body, or None when the client left before sending it whole."""
+        length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         if len(body) < length:
             self.close_connection = True
@@ -773,10 +754,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _abort(self) -> None:
         self._drop = self.close_connection = True
-
-    def _send_and_close(self, answer: Answer) -> None:
-        self.close_connection = True
-        self._send(answer)
 
     def _send(self, answer: Answer) -> None:
         self.wfile.write(self._head(answer) + answer.body)
