@@ -1,15 +1,13 @@
 """The demo's bulk run (docs/contract.md sections 8-11): an operator's file of cancels through the
-queue, end to end, against the local function (local/function.py).
+queue, against the local function (local/function.py); tests/local/test_bulk_run.py holds it to
+the contract.
 
-1. The sandbox gets cashouts in every state, a third of them the second merchant account's; the
-   file names each once (its `merchant` column naming that account), repeats a few lines, names
-   an account with no secret on a few (UNKNOWN_MERCHANT) and holds a few invalid lines.
-2. `cashout-ops send` (its own code, in this process) refuses that file for its invalid lines,
-   then sends it without them (each line once), then a second file of five lines again. The
-   invalid lines reach the queue as raw messages, as another producer could send them.
-3. The local SQS event source, live before anything is sent as Lambda's mapping is, works
-   CancelQueue through the function's execution environments.
-4. What the run left behind is returned; tests/local/test_bulk_run.py holds it to the contract.
+The sandbox gets cashouts in every state, a third of them the second account's; the file names
+each once (its `merchant` column naming the account), repeats a few lines, names an account with
+no secret on two (UNKNOWN_MERCHANT) and holds invalid lines. `cashout-ops send` (its own code, in
+this process) refuses it for those, then sends it without them, then five lines again; the
+invalid lines reach the queue raw, as another producer could send them. The local SQS event
+source, live before anything is sent as Lambda's mapping is, works the queue meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ from typing import Any
 from local.d24_sandbox import CANCELLED, COMPLETED, DELIVERED, ON_HOLD, PENDING, REJECTED
 from local.function import SECOND_ACCOUNT, LocalFunction, aws_client
 from local.lambda_context import LambdaContext
-from local.sqs_event_source import EventSourceMapping, EventSourceRun, SqsEventSource
+from local.sqs_event_source import EventSourceMapping, EventSourceRun, SqsEventSource, messages_in
 
 # The event source as template.yaml's BulkCancels sets it by default...
 BATCH_SIZE = 10  # BulkBatchSize
@@ -49,10 +47,8 @@ FIRST_CASHOUT_ID = 50_001  # clear of the sandbox's seeded ids and the events in
 STATE_MIX: tuple[int | None, ...] = (
     (PENDING,) * 8 + (ON_HOLD,) * 3 + (COMPLETED, CANCELLED, REJECTED, DELIVERED) * 2 + (None,)
 )
-# Every third cashout is the second account's: over forty, one in every state.
-SECOND_ACCOUNT_EVERY = 3
+SECOND_ACCOUNT_EVERY = 3  # every third cashout is the second account's: over forty, every state
 UNKNOWN_ACCOUNT = "globex-ar"  # an account the deployment has no secret for
-UNKNOWN_ACCOUNT_LINES = 2
 REPEATED_IN_FILE = 3  # lines the file repeats: ops send sends each cancel once and says so
 SENT_AGAIN_STATES = (PENDING, PENDING, PENDING, ON_HOLD, COMPLETED)  # a second file sends these
 # Lines the function's validation refuses (ops send refuses the whole file for any of them).
@@ -63,7 +59,6 @@ INVALID_ROWS: tuple[tuple[str, str], ...] = (
     ("", "ext-no-cashout-id"),
     (str(FIRST_CASHOUT_ID), ""),  # a real cashout, but an empty external_id
 )
-RESULT_DETAIL_TYPE = "Cashout Cancel Completed"
 
 
 @dataclass(frozen=True)
@@ -95,12 +90,12 @@ def make_plan(count: int) -> Plan:
     accounts: dict[int, str | None] = {
         i: SECOND_ACCOUNT if n % SECOND_ACCOUNT_EVERY == 1 else None for n, i in enumerate(ids)
     }
-    unknown = tuple(range(ids.stop, ids.stop + UNKNOWN_ACCOUNT_LINES))
+    unknown = (ids.stop, ids.stop + 1)
     accounts.update(dict.fromkeys(unknown, UNKNOWN_ACCOUNT))
-    pending = [cashout_id for cashout_id, state in states.items() if state == PENDING]
     again: list[int] = []
     for wanted in SENT_AGAIN_STATES:
         again.append(next(i for i, s in states.items() if s == wanted and i not in again))
+    pending = [cashout_id for cashout_id, state in states.items() if state == PENDING]
     spread = len(pending) // (REPEATED_IN_FILE + 1)
     repeated = tuple(pending[n * spread] for n in range(1, REPEATED_IN_FILE + 1))
     return Plan(states, accounts, repeated, tuple(again), unknown)
@@ -153,7 +148,7 @@ def run_bulk(function: LocalFunction, cashouts: int = DEFAULT_CASHOUTS) -> BulkR
         environments=source.environments,
         results=tap.details(),
         dead_letters=read_all(sqs, dead_letter_url),
-        queue_left=source.messages_left(),
+        queue_left=messages_in(sqs, url),
         asked=[(r.account, r.json()["cashout_id"]) for r in sandbox.received()],
         d24_peak=sandbox.in_flight_peak,
         in_flight_bound=MAXIMUM_CONCURRENCY * int(function.environment["BULK_CONCURRENCY"]),
@@ -161,8 +156,8 @@ def run_bulk(function: LocalFunction, cashouts: int = DEFAULT_CASHOUTS) -> BulkR
 
 
 def bulk_queues(sqs: Any) -> tuple[str, str]:
-    """CancelQueue and CancelDeadLetterQueue as the template makes them, with the local visibility
-    timeout and receive count; their URLs."""
+    """CancelQueue and its CancelDeadLetterQueue, with the local visibility timeout and receive
+    count: their URLs."""
     dead_letter_url = sqs.create_queue(QueueName="CancelDeadLetterQueue")["QueueUrl"]
     redrive = {
         "deadLetterTargetArn": arn(sqs, dead_letter_url),
@@ -172,18 +167,18 @@ def bulk_queues(sqs: Any) -> tuple[str, str]:
         "VisibilityTimeout": str(VISIBILITY_TIMEOUT),
         "RedrivePolicy": json.dumps(redrive),
     }
-    url = sqs.create_queue(QueueName="CancelQueue", Attributes=attributes)["QueueUrl"]
-    return url, dead_letter_url
+    return sqs.create_queue(QueueName="CancelQueue", Attributes=attributes)[
+        "QueueUrl"
+    ], dead_letter_url
 
 
 def event_source(function: LocalFunction, sqs: Any, queue_url: str) -> SqsEventSource:
-    """The local stand-in for the BulkCancels event source on `queue_url`, invoking the function's
-    execution environments, each invocation given the visibility timeout."""
+    """The stand-in for BulkCancels on `queue_url`: the function's execution environments, each
+    invocation given the visibility timeout, its answer passed on as JSON, as Lambda does."""
 
     def environment(handler: Any) -> Any:
         def invoke(event: dict[str, Any]) -> Any:
             answer = handler(event, LambdaContext(remaining_ms=VISIBILITY_TIMEOUT * 1000))
-            # Lambda hands the event source the answer as JSON: what does not survive is lost.
             return json.loads(json.dumps(answer))
 
         return invoke
@@ -205,23 +200,19 @@ def cashout_ops(function: LocalFunction, *args: str) -> tuple[int, str]:
 
 
 def _send(function: LocalFunction, plan: Plan, queue_url: str, sqs: Any) -> tuple[int, ...]:
-    """The operator's file through `cashout-ops send`: refused whole for its invalid lines, which
-    another producer sends as raw messages; then the file without them, then five lines again."""
-    from ops.csv_file import HEADERS
-
-    rows = plan.rows([*plan.states, *plan.unknown_account])
-    step = len(rows) // (len(INVALID_ROWS) + 1)
-    whole = list(rows)
-    for n, bad in enumerate(INVALID_ROWS, start=1):
-        whole.insert(n * step + n - 1, (*bad, ""))
-    whole += plan.rows(plan.repeated)
-    files = (whole, rows + plan.rows(plan.repeated), plan.rows(plan.sent_again))
+    """The operator's file through `cashout-ops send`: refused for its invalid lines, which another
+    producer sends raw; then the file without them, then five lines again."""
+    rows = plan.rows([*plan.states, *plan.unknown_account]) + plan.rows(plan.repeated)
+    invalid = [(*row, "") for row in INVALID_ROWS]
+    files = (rows[:20] + invalid + rows[20:], rows, plan.rows(plan.sent_again))
     codes = []
     with tempfile.TemporaryDirectory(prefix="bulk-demo-") as folder:
         for n, file_rows in enumerate(files):
             path = Path(folder) / f"bulk-{n}.csv"
             with path.open("w", newline="", encoding="utf-8") as handle:
-                csv.writer(handle).writerows([HEADERS[1], *file_rows])
+                csv.writer(handle).writerows(
+                    [("cashout_id", "external_id", "merchant"), *file_rows]
+                )
             codes.append(cashout_ops(function, "send", str(path), "--queue-url", queue_url)[0])
             if n == 0:
                 bodies = [invalid_body(row) for row in INVALID_ROWS]
@@ -236,16 +227,18 @@ class ResultsTap:
     hundreds makes each call slower, the function's publish among them)."""
 
     def __init__(self, function: LocalFunction) -> None:
-        events = aws_client("events", function.endpoint)
-        self._sqs = sqs = aws_client("sqs", function.endpoint)
-        self.url = sqs.create_queue(QueueName="results-tap")["QueueUrl"]
+        events, self._sqs = (
+            aws_client("events", function.endpoint),
+            aws_client("sqs", function.endpoint),
+        )
+        self.url = self._sqs.create_queue(QueueName="results-tap")["QueueUrl"]
         bus = function.environment["RESULTS_EVENT_BUS"]
-        pattern = {"source": ["cashout-cancel"], "detail-type": [RESULT_DETAIL_TYPE]}
+        pattern = {"source": ["cashout-cancel"], "detail-type": ["Cashout Cancel Completed"]}
         events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps(pattern))
         # Only the detail: moto parses every path of the input template on every event, inside
         # the function's PutEvents call (eight paths by default, ~10 ms an event).
         transformer = {"InputPathsMap": {"d": "$.detail"}, "InputTemplate": '{"detail": <d>}'}
-        target = {"Id": "tap", "Arn": arn(sqs, self.url), "InputTransformer": transformer}
+        target = {"Id": "tap", "Arn": arn(self._sqs, self.url), "InputTransformer": transformer}
         events.put_targets(Rule="tap", EventBusName=bus, Targets=[target])
         self._bodies: list[str] = []
         self._stop = threading.Event()
@@ -254,23 +247,26 @@ class ResultsTap:
 
     def _read(self) -> None:
         while not self._stop.is_set():
-            read = read_all(self._sqs, self.url)
-            self._bodies += read
-            if not read:
+            if not self._read_some():
                 self._stop.wait(0.05)
+
+    def _read_some(self) -> bool:
+        read = read_all(self._sqs, self.url)
+        self._bodies += read
+        return bool(read)
 
     def details(self) -> list[dict[str, Any]]:
         """Stop reading: every result published since the tap was made."""
         self._stop.set()
         self._reader.join()
-        self._bodies += read_all(self._sqs, self.url)
+        self._read_some()
         return [json.loads(body)["detail"] for body in self._bodies]
 
 
 def arn(sqs: Any, queue_url: str) -> str:
     """A queue's ARN."""
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    return str(attributes["Attributes"]["QueueArn"])
+    found = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(found["Attributes"]["QueueArn"])
 
 
 def read_all(sqs: Any, queue_url: str) -> list[str]:
@@ -284,15 +280,15 @@ def read_all(sqs: Any, queue_url: str) -> list[str]:
 
 
 def by_account(results: Iterable[dict[str, Any]]) -> list[str]:
-    """One line per account: the outcomes of its results."""
-    outcomes: dict[str, Counter[str]] = {}
+    """One line per account (the default one first): the outcomes of its results."""
+    outcomes: dict[str, Counter[str]] = {"default": Counter()}
     for result in results:
-        account = result.get("merchant") or "default"
-        outcomes.setdefault(account, Counter())[str(result["outcome"])] += 1
-    width = max(map(len, outcomes), default=0)
+        outcomes.setdefault(result.get("merchant") or "default", Counter())[result["outcome"]] += 1
+    width = max(map(len, outcomes))
     return [
         f"    {account.ljust(width)}  " + ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-        for account, counts in sorted(outcomes.items(), key=lambda item: item[0] != "default")
+        for account, counts in outcomes.items()
+        if counts
     ]
 
 

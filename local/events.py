@@ -58,15 +58,11 @@ def api_rest_event(
     event: dict[str, Any] = load_event("api-rest-cancel")
     path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
     resource = CATCH_ALL_RESOURCE if catch_all else EXPLICIT_RESOURCE
-    event["resource"] = resource
-    event["path"] = path
-    event["httpMethod"] = method
+    event.update(resource=resource, path=path, httpMethod=method)
     event["pathParameters"] = _path_parameters(cashout_id, path, catch_all)
     event["body"], event["isBase64Encoded"] = _encode_body(body, base64)
     context = event["requestContext"]
-    context["resourcePath"] = resource
-    context["httpMethod"] = method
-    context["stage"] = stage
+    context.update(resourcePath=resource, httpMethod=method, stage=stage)
     context["path"] = f"/{stage}{path}"  # REST APIs put the stage in front of the path here
     context["requestId"] = request_id or str(uuid.uuid4())
     if headers is not None:
@@ -103,20 +99,15 @@ def api_http_event(
     path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
     raw_path = path if stage == "$default" else f"/{stage}{path}"
     route_key = f"ANY {CATCH_ALL_RESOURCE}" if catch_all else f"{method} {EXPLICIT_RESOURCE}"
-    event["routeKey"] = route_key
-    event["rawPath"] = raw_path
+    event.update(routeKey=route_key, rawPath=raw_path)
     event["pathParameters"] = _path_parameters(cashout_id, path, catch_all)
-    encoded, is_base64 = _encode_body(body, base64)
-    if encoded is None:
-        event.pop("body", None)  # HTTP APIs leave the key out when there is no body
-    else:
+    encoded, event["isBase64Encoded"] = _encode_body(body, base64)
+    event.pop("body", None)  # HTTP APIs leave the key out when there is no body
+    if encoded is not None:
         event["body"] = encoded
-    event["isBase64Encoded"] = is_base64
     context = event["requestContext"]
-    context["routeKey"] = route_key
-    context["stage"] = stage
-    context["http"]["method"] = method
-    context["http"]["path"] = raw_path
+    context.update(routeKey=route_key, stage=stage)
+    context["http"].update(method=method, path=raw_path)
     # HTTP APIs use short base64 ids such as "JKJaXmPLvHcESHA=" rather than UUIDs.
     context["requestId"] = request_id or b64.b64encode(os.urandom(10)).decode()
     return event

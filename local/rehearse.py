@@ -40,6 +40,7 @@ from local.d24_sandbox import CANCELLED
 from local.events import eventbridge_event
 from local.function import SECOND_ACCOUNT, LocalFunction, aws_client, local_function
 from local.lambda_context import ALIAS_ARN, LambdaContext, new_request_id
+from local.sqs_event_source import messages_in
 
 # (cashout id, account): the file's lines (2002 is cancelled already) and the EventBridge events.
 FILE_LINES = ((80001, None), (80002, None), (2002, None), (3001, SECOND_ACCOUNT))
@@ -85,7 +86,7 @@ def rehearse(function: LocalFunction, folder: Path, out: TextIO = sys.stdout) ->
         source.start()
         commands = [_ops(function, say, "send", str(file), "--queue-url", queue)]
         worked = source.drain(RUN_TIMEOUT)
-    dead_lettered = _count(sqs, dead_letters)
+    dead_lettered = messages_in(sqs, dead_letters)
     say(f"   handed back {worked.handed_back} times; in CancelDeadLetterQueue: {dead_lettered}")
 
     say(f"3. {len(EVENTS)} EventBridge cancels, invoked asynchronously ({RETRIES} retries each)")
@@ -112,7 +113,7 @@ def rehearse(function: LocalFunction, folder: Path, out: TextIO = sys.stdout) ->
     results = tap.details()
     d24 = {(a, c): sandbox.status_of(c, a) for c, a in FILE_LINES + EVENTS}
     names = {"CancelQueue": queue, "CancelDeadLetterQueue": dead_letters, "FailureQueue": failures}
-    left = {name: _count(sqs, url) for name, url in names.items()}
+    left = {name: messages_in(sqs, url) for name, url in names.items()}
     say(f"   {worked.deleted} messages done; results published, by account:", *by_account(results))
     cancelled = sum(status == CANCELLED for status in d24.values())
     say(f"   D24 holds {cancelled} of the {len(d24)} cashouts cancelled; messages left: {left}")
@@ -171,12 +172,6 @@ def _ops(function: LocalFunction, say: Callable[..., None], *args: str) -> tuple
         f"     (exit {status})",
     )
     return " ".join(args), status, printed
-
-
-def _count(sqs: Any, queue_url: str) -> int:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    found = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
-    return sum(int(count) for count in found.values())
 
 
 def main() -> int:

@@ -110,6 +110,16 @@ def left_for_redelivery(answer: Any, message_ids: Sequence[str]) -> frozenset[st
     return frozenset(listed)
 
 
+def messages_in(client: Any, queue_url: str) -> int:
+    """Messages in a queue: visible, in flight or delayed."""
+    names = [
+        "ApproximateNumberOf" + what
+        for what in ("Messages", "MessagesNotVisible", "MessagesDelayed")
+    ]
+    found = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    return sum(int(count) for count in found["Attributes"].values())
+
+
 class SqsEventSource:
     """Polls one queue for the function, one poller per execution environment."""
 
@@ -193,15 +203,7 @@ class SqsEventSource:
 
     def messages_left(self) -> int:
         """Messages in the queue: visible, in flight or delayed."""
-        answer = self._client.get_queue_attributes(
-            QueueUrl=self.mapping.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )
-        return sum(int(count) for count in answer["Attributes"].values())
+        return messages_in(self._client, self.mapping.queue_url)
 
     def _deliver(self, environment: Environment, messages: list[dict[str, Any]]) -> None:
         """One invocation with `messages`, then delete what it says is done."""
