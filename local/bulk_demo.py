@@ -1,13 +1,7 @@
-"""The demo's bulk run (docs/contract.md sections 8-11): an operator's file of cancels through the
-queue, against the local function (local/function.py); tests/local/test_bulk_run.py holds it to
-the contract.
-
-The sandbox gets cashouts in every state, a third of them the second account's; the file names
-each once (its `merchant` column naming the account), repeats a few lines, names an account with
-no secret on two (UNKNOWN_MERCHANT) and holds invalid lines. `cashout-ops send` (its own code, in
-this process) refuses it for those, then sends it without them, then five lines again; the
-invalid lines reach the queue raw, as another producer could send them. The local SQS event
-source, live before anything is sent as Lambda's mapping is, works the queue meanwhile.
+"""The demo's bulk run (docs/contract.md sections 8-11, docs/local.md): an operator's file of
+cancels in every D24 state, in two merchant accounts and one with no secret, through
+`cashout-ops send` (its own code, in this process) and the queue, worked by the local SQS event
+source; tests/local/test_bulk_run.py holds it to the contract.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""A local D24 Cashouts API v3 over real HTTP, for the tests, the demo and the benchmarks.
-
-It checks what D24 checks, keeps cashouts in memory, records every request and plays injected
-faults. A request to a known endpoint goes through these steps; the first that fails answers:
+"""A local D24 Cashouts API v3 over real HTTP that checks what D24 checks, keeps cashouts in
+memory, records every request and plays injected faults. A request to a known endpoint goes
+through these steps; the first that fails answers:
 
 1. ``Payload-Signature`` must be the lowercase hex HMAC-SHA256 of the raw body (403, code 302);
 2. a fault queued for the endpoint, if any, is played (``Fault``): faults only hit signed requests;
@@ -13,11 +12,9 @@ faults. A request to a known endpoint goes through these steps; the first that f
 7. the cashout must exist with that ``external_id`` (412, code 509); a cancel needs it Pending or
    On hold (412, code 510), and makes it Cancelled.
 
-An unknown path answers 404 and a known path with another method 405, before any of that.
-
-Several merchant accounts (docs/contract.md section 11): the constructor's and any added with
-``add_account``. A request belongs to the account whose secret key signed it: its login and pass
-must be that account's, and it sees only that account's cashouts (another's cashout is 509).
+An unknown path answers 404 and a known path with another method 405, before any of that. A
+request belongs to the merchant account (docs/contract.md section 11) whose secret key signed it,
+and sees only that account's cashouts.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""The built artifact as Lambda runs it, on this machine, under AWS's runtime interface client.
+"""The built artifact as Lambda runs it, under AWS's runtime interface client (docs/local.md).
 
-`RuntimeApi` is the Runtime API of one execution environment (docs.aws.amazon.com/lambda/latest/
-dg/runtimes-api.html: `invocation/next`, `invocation/{id}/response|error`, `init/error`, and
-SnapStart's `restore/next` and `restore/error`): one event at a time, its deadline the timeout
-after the hand-out, an answer posted after it refused. `LocalLambda` is one execution environment:
-that API and, while it lives, one runtime process, `python -S -m awslambdaric <handler>` in the
-local build (`make lambda-build`). It enforces what Lambda enforces: an invocation not answered by
-its deadline is `Sandbox.Timedout` and its process is killed (the next invocation is a cold
-start); a process that dies without a word is `Runtime.ExitError`. `RuntimeHandler` takes the
-place of `lambda_handler` (`--runtime lambda`) and raises `FunctionError` for a failed invocation.
+`RuntimeApi` is one execution environment's Runtime API (docs.aws.amazon.com/lambda/latest/dg/
+runtimes-api.html, SnapStart's restore calls included): one event at a time, its deadline the
+timeout after the hand-out. `LocalLambda` adds, while it lives, one `python -S -m awslambdaric`
+process in the local build, and enforces what Lambda does: an invocation past its deadline is
+`Sandbox.Timedout` and its process killed; a process that dies without a word, `Runtime.ExitError`.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """`make rehearse`: the operators' replay (docs/runbook.md) rehearsed against the local function.
 
-1. D24 goes down: the sandbox answers every cancel 503 and resets every status look-up.
-2. A small file of cancels in both accounts goes through CancelQueue (`cashout-ops send`): each
-   message is handed back until moto's redrive moves it to CancelDeadLetterQueue.
-3. EventBridge cancels are invoked asynchronously: the function raises for each 5xx result, Lambda
-   retries twice (the template's EventInvokeConfig), then puts its on-failure record in
-   FailureQueue, in Lambda's own shape.
-4. D24 comes back.
-5. `cashout-ops replay --dry-run` lists what waits in each failure queue (the tool's own code,
-   with `--endpoint-url` at moto's server), then `cashout-ops replay --to-queue` moves it back.
-6. The event source works CancelQueue: every cancel ends CANCELLED or ALREADY_CANCELLED at D24,
-   and the failure queues are empty.
+While D24 is down, a file of cancels in both accounts goes through the queue until each message
+reaches the dead-letter queue, and EventBridge cancels invoked asynchronously leave Lambda's
+on-failure records in the failure queue. D24 comes back; `cashout-ops replay` (its own code,
+`--endpoint-url` at moto's server) lists both queues and moves them back to the cancel queue,
+and the event source works it: every cancel ends cancelled at D24, every queue empty.
 """
 
 from __future__ import annotations

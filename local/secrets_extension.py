@@ -1,10 +1,7 @@
-"""A stand-in for the AWS Parameters and Secrets Lambda Extension, for local runs and tests.
-
-It speaks the extension's protocol on loopback: `GET /secretsmanager/get?secretId=<id>` with the
-session token in `X-Aws-Parameters-Secrets-Token` (401 without it, 403 with another), answered
-with GetSecretValue's JSON from the local Secrets Manager (a moto client), cached for TTL seconds
-as the extension caches it (a secret rotated since is served stale until then). It is warmed
-before the first call, and can be told to `fail` (answer an error status) or to `stall`.
+"""A stand-in for the AWS Parameters and Secrets Lambda Extension, on loopback: `GET
+/secretsmanager/get?secretId=<id>` with the session token in `X-Aws-Parameters-Secrets-Token`
+(401 without it, 403 with another) answers GetSecretValue's JSON from a (moto) client, cached for
+TTL seconds as the extension caches it; it can be told to `fail` or to `stall`.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
-"""A local stand-in for Lambda's SQS event source mapping: polls a queue, hands the function
-batches in the shape Lambda gives it (local/events.py), and deletes what the answer says is done.
-
-    source = SqsEventSource(sqs_client, EventSourceMapping(queue_url), [invoke, invoke])
-    source.start()  # live before anything is sent, as Lambda's mapping is
-    ...  # send messages
-    run = source.drain(timeout=60)  # until the queue is empty and nothing is in flight
-
-As the template's `BulkCancels` (docs/contract.md section 9): up to `batch_size` messages a
-receive, under the queue's own visibility timeout; at most `maximum_concurrency` invocations at
-once, each in its own execution environment; ReportBatchItemFailures (`left_for_redelivery`); the
-redrive to the dead-letter queue is SQS's (moto moves a message received `maxReceiveCount` times
-on the next receive). Not modelled: the batching window, back-off after failed invocations,
-scaling with the backlog.
+"""A local stand-in for Lambda's SQS event source mapping, as the template's `BulkCancels`
+(docs/contract.md section 9): it polls a queue (`start`, then `drain` until it is empty), hands
+each execution environment batches of up to `batch_size` in Lambda's shape (local/events.py), at
+most `maximum_concurrency` at once, and deletes what the partial batch response says is done.
+The redrive to the dead-letter queue is SQS's (moto's). Not modelled: the batching window,
+back-off after failed invocations, scaling with the backlog.
 """
 
 from __future__ import annotations
