@@ -14,7 +14,9 @@ EVENT ?= events/direct-cancel.json
 PORT ?= 3000
 # RUNTIME=lambda: make demo and make api run the built artifact under awslambdaric (lambda-invoke).
 # ARGS: more options for make demo (ARGS=--verbose, ARGS=--no-bulk).
+# D24=down|slow|wrong-credentials: make api's D24 sandbox misbehaves from the start (docs/runbook.md).
 RUNTIME ?= in-process
+D24 ?=
 RUNTIME_ARGS = $(if $(filter lambda,$(RUNTIME)),--runtime lambda --build-dir $(LAMBDA_LOCAL_DIR))
 RUNTIME_BUILD = $(if $(filter lambda,$(RUNTIME)),lambda-build)
 
@@ -23,7 +25,7 @@ export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo-venv ops test test-fast lint audit audit-strict demo invoke lambda-invoke \
-	api bench clean
+	api rehearse bench clean
 
 ## help: list the commands
 help:
@@ -97,9 +99,13 @@ invoke: demo-venv
 lambda-invoke: demo-venv lambda-build
 	$(DEMO_BIN)/python -m local.demo --verbose --runtime lambda --build-dir $(LAMBDA_LOCAL_DIR) $(EVENT)
 
-## api: serve the function's HTTP API on localhost:$(PORT), as `sam local start-api` would (RUNTIME=lambda)
+## api: serve the function's HTTP API on localhost:$(PORT), as `sam local start-api` would (RUNTIME=lambda, D24=down|slow|wrong-credentials)
 api: demo-venv $(RUNTIME_BUILD)
-	$(DEMO_BIN)/python -m local.api --port $(PORT) $(RUNTIME_ARGS)
+	$(DEMO_BIN)/python -m local.api --port $(PORT) $(RUNTIME_ARGS) $(if $(D24),--d24 $(D24))
+
+## rehearse: D24 down fills both failure queues, then cashout-ops replay (with --endpoint-url) puts them back, against the local function
+rehearse: demo-venv
+	$(DEMO_BIN)/python -m local.rehearse
 
 ## bench: warm, cold-start, memory and bulk-throughput benchmark against floors and a naive handler (BENCH_ARGS=--quick)
 bench: venv

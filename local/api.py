@@ -1,9 +1,9 @@
 """The function's HTTP API on localhost, as `sam local start-api` serves it but without Docker.
 
 Each HTTP request becomes the REST API (payload v1) proxy event the template's API Gateway sends
-(built by local/events.py); the handler's proxy response becomes the HTTP answer. `make api`
-(`python -m local.api --port 3000`) serves the local function (local/function.py): its own D24
-sandbox and moto. Invocations run one at a time by default, as in one Lambda container.
+(local/events.py); the handler's proxy response becomes the HTTP answer. `make api` serves the
+local function (local/function.py), one invocation at a time by default, as one Lambda container
+runs them; `make api D24=down|slow|wrong-credentials` starts its D24 sandbox misbehaving.
 """
 
 from __future__ import annotations
@@ -24,18 +24,19 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from local.d24_sandbox import SEED_CASHOUTS, STATUS_DESCRIPTIONS
+from local.d24_sandbox import SEED_CASHOUTS, STATUS_DESCRIPTIONS, D24Sandbox
 from local.events import api_rest_event
 from local.function import Handler, local_function, runtime_arguments
 from local.lambda_context import TIMEOUT_MS, LambdaContext
-from local.loopback import LoopbackHTTPServer
+from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 _ROUTE = re.compile(r"/cashouts/([^/]+)/cancel")
-# API Gateway's payload limit; the handler refuses far smaller bodies itself.
-MAX_REQUEST_BYTES = 10 * 1024 * 1024
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the function refuses 8 KB
 _TEXT_TYPES = re.compile(
     r"text/.*|application/(json|.*\+json|xml|.*\+xml|javascript|x-www-form-urlencoded)"
 )
+D24_MODES = ("down", "slow", "wrong-credentials")
+SLOW_SECONDS = 6.0  # over the template's D24_TIMEOUT_SECONDS (5): every attempt times out
 
 
 def request_event(
@@ -86,22 +87,16 @@ def http_answer(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
 class LocalApi(LoopbackHTTPServer):
     """`handler` behind the API on 127.0.0.1: `with LocalApi(handler) as api:` serves on `api.url`.
 
-    `serialise=True` (the default) runs one invocation at a time, as one Lambda container does:
-    the function keeps per-container state (the Powertools correlation id and metrics buffer)
-    that assumes it; `serialise=False` runs them concurrently, like a burst over many containers.
+    `serialise=True` runs one invocation at a time, as one Lambda container does: the function's
+    per-container state (the Powertools correlation id and metrics buffer) assumes it;
+    `serialise=False` runs them concurrently, like a burst over many containers.
     """
 
     def __init__(
-        self,
-        handler: Handler,
-        port: int = 0,
-        *,
-        serialise: bool = True,
-        timeout_seconds: float = TIMEOUT_MS / 1000,
-        verbose: bool = False,
+        self, handler: Handler, port: int = 0, *, serialise: bool = True, verbose: bool = False
     ) -> None:
-        self.handler, self.serialise = handler, serialise
-        self.timeout_seconds, self.verbose = timeout_seconds, verbose
+        self.handler, self.serialise, self.verbose = handler, serialise, verbose
+        self.timeout_seconds = TIMEOUT_MS / 1000
         self._lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _RequestHandler)
 
@@ -127,8 +122,7 @@ class LocalApi(LoopbackHTTPServer):
         return http_answer(response)
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, with Content-Length on every answer
+class _RequestHandler(LoopbackHandler):
     server_version = "cashout-cancel-local-api/1.0"
 
     @property
@@ -136,8 +130,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return cast(LocalApi, self.server)
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self._api.verbose:
-            super().log_message(format, *args)
+        if self._api.verbose:  # one request line a call on stderr, as sam local prints
+            BaseHTTPRequestHandler.log_message(self, format, *args)
 
     def __getattr__(self, name: str) -> Any:
         # Every method reaches the function (do_POST, do_GET, do_TRACE...): it answers 405 itself.
@@ -152,7 +146,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         headers = list(self.headers.items())
         event = request_event(self.command, self.path, headers, body, self.client_address[0])
         status, headers, payload = self._api.invoke(event)
-        self._send(status, headers, payload, event["requestContext"]["requestId"])
+        self.send(
+            status, payload, [*headers, ("x-amzn-RequestId", event["requestContext"]["requestId"])]
+        )
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when it was refused (answered) or the client left."""
@@ -175,21 +171,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _refuse(self, status: int, message: str) -> None:
         self.close_connection = True  # the unread body must not be taken for the next request
         payload = json.dumps({"message": message}).encode()
-        self._send(status, [("Content-Type", "application/json")], payload, str(uuid.uuid4()))
+        self.send(status, payload, [("x-amzn-RequestId", str(uuid.uuid4()))])
 
-    def _send(
-        self, status: int, headers: list[tuple[str, str]], payload: bytes, request_id: str
-    ) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("x-amzn-RequestId", request_id)
-        self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+
+def misbehave(sandbox: D24Sandbox, mode: str | None) -> str:
+    """Make D24 misbehave as `make api D24=<mode>` asks (docs/runbook.md); what it now does."""
+    if mode == "down":
+        sandbox.outage()
+        return "down: every cancel answered 503, every status look-up reset"
+    if mode == "slow":
+        sandbox.latency = SLOW_SECONDS
+        return f"slow: every answer after {SLOW_SECONDS:g} s"
+    if mode == "wrong-credentials":  # D24's password changed; the secret still holds the old one
+        sandbox.set_credentials(password="changed-at-d24")
+        return "refusing the secret's credentials (401)"
+    return "up"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -199,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--parallel", action="store_true", help="run invocations concurrently, not one at a time"
     )
+    parser.add_argument("--d24", choices=D24_MODES, help="start the D24 sandbox misbehaving")
     runtime_arguments(parser)
     args = parser.parse_args(argv)
     with local_function(verbose=True, runtime=args.runtime, build_dir=args.build_dir) as function:
@@ -211,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         with api:
             print(f"cashout-cancel API on {api.url}  (POST /cashouts/{{cashout_id}}/cancel)")
-            print(f"  D24: {function.environment['D24_BASE_URL']}")
+            d24 = misbehave(function.sandbox, args.d24)
+            print(f"  D24 ({d24}): {function.environment['D24_BASE_URL']}")
             for cashout_id, cashout in SEED_CASHOUTS.items():
                 description = STATUS_DESCRIPTIONS[cashout.status]
                 print(f"    {cashout_id}  external_id={cashout.external_id}  {description}")

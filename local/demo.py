@@ -1,14 +1,10 @@
-"""The function end to end on this machine: no AWS account, no Docker.
+"""The function end to end on this machine, no AWS account, no Docker: `make demo` runs every
+event in events/ (a table), then a bulk cancel through a local queue (local/bulk_demo.py); `make
+invoke EVENT=<file>` runs one and shows its full response; `--verbose` adds the INFO logs and EMF.
 
-    python -m local.demo                             # make demo: every event in events/, a table
-    python -m local.demo events/direct-cancel.json   # make invoke: one event, its full response
-    python -m local.demo --verbose                   # also the function's INFO logs and EMF
-
-The function runs against a D24 sandbox and moto's server (local/function.py); each event goes
-through the real `lambda_handler`, or the built artifact (`--runtime lambda`). Every event names
-one cashout and every cashout appears in at most one event that changes it, so each row is the
-same whether the event runs alone or in the sequence. Then a bulk cancel goes through a local
-queue (local/bulk_demo.py).
+Each event goes through the real `lambda_handler`, or the built artifact (`--runtime lambda`),
+against the local function (local/function.py). Every event names one cashout and every cashout
+is in at most one event that changes it: a row is the same alone or in the sequence.
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ from local.events import EVENTS_DIR, event_files
 from local.function import (
     SECOND_ACCOUNT,
     SECOND_ACCOUNT_CASHOUTS,
-    Handler,
     LocalFunction,
     local_function,
     runtime_arguments,
@@ -73,7 +68,7 @@ EXPECTED: dict[str, tuple[int, str, str, str]] = {
 
 @dataclass
 class Row:
-    """What one event did."""
+    """What one event did; `d24_calls` counts the requests D24 received meanwhile."""
 
     file: str
     caller: str
@@ -116,8 +111,7 @@ def run_event(function: LocalFunction, path: Path, verbose: bool = False) -> Row
 
     event = json.loads(path.read_text(encoding="utf-8"))
     sandbox = function.sandbox
-    before = _states(sandbox)
-    calls_before = len(sandbox.received())
+    before, calls_before = _states(sandbox), len(sandbox.received())
     # Powertools prints one EMF document per invocation to stdout, where Lambda turns it into
     # metrics; the demo catches it to keep the table readable (--verbose prints it).
     captured = io.StringIO()
@@ -133,17 +127,17 @@ def run_event(function: LocalFunction, path: Path, verbose: bool = False) -> Row
         print("\n".join(metrics))
     result = _result(response, raised)
     if "batchItemFailures" in result:
-        result["outcome"] = (
-            f"{len(result['batchItemFailures'])} of {len(event['Records'])} to redeliver"
-        )
+        failures, records = len(result["batchItemFailures"]), len(event["Records"])
+        result["outcome"] = f"{failures} of {records} to redeliver"
     merchant, cashout_id = result.get("merchant"), result.get("cashout_id")
     key = (merchant if isinstance(merchant, str) else None, int(cashout_id or 0))
+    cashout = str(cashout_id) if key[0] is None else f"{cashout_id} ({merchant})"
     return Row(
         file=path.name,
         caller=recognise(event).name,
         status_code=int(result.get("statusCode") or 0),
         outcome=str(result.get("outcome", "?")),
-        cashout=ABSENT if cashout_id is None else _cashout_name(key),
+        cashout=ABSENT if cashout_id is None else cashout,
         before=_status_name(before.get(key)),
         after=_status_name(_states(sandbox).get(key)),
         d24_calls=len(sandbox.received()) - calls_before,
@@ -165,19 +159,9 @@ def _result(response: Any, raised: Exception | None) -> dict[str, Any]:
 
 
 def _states(sandbox: Any) -> dict[tuple[str | None, int], int | None]:
-    """D24's status of every cashout the sample events name, by (account, cashout id); the
-    default account is None."""
-    states: dict[tuple[str | None, int], int | None] = {
-        (None, cashout_id): sandbox.status_of(cashout_id) for cashout_id in SEED_CASHOUTS
-    }
-    for cashout_id in SECOND_ACCOUNT_CASHOUTS:
-        states[(SECOND_ACCOUNT, cashout_id)] = sandbox.status_of(cashout_id, SECOND_ACCOUNT)
-    return states
-
-
-def _cashout_name(key: tuple[Any, Any]) -> str:
-    merchant, cashout_id = key
-    return str(cashout_id) if merchant is None else f"{cashout_id} ({merchant})"
+    """D24's status of every cashout the sample events name, by (account, cashout id)."""
+    accounts = [(None, SEED_CASHOUTS), (SECOND_ACCOUNT, SECOND_ACCOUNT_CASHOUTS)]
+    return {(a, i): sandbox.status_of(i, a) for a, ids in accounts for i in ids}
 
 
 def _status_name(code: int | None) -> str:
@@ -186,46 +170,35 @@ def _status_name(code: int | None) -> str:
 
 def table(rows: Sequence[Row]) -> str:
     """The rows as an aligned text table."""
-    header = ("event", "caller", "status", "outcome", "cashout", "D24 before -> after", "calls")
-    cells = [header]
+    cells: list[tuple[str, ...]] = [
+        ("event", "caller", "status", "outcome", "cashout", "D24 before -> after", "calls")
+    ]
     for row in rows:
         outcome = row.outcome
         if row.raised is not None:
             outcome += ", raised (retry)" if _is_retry(row.raised) else ", RAISED"
-        before_after = f"{row.before} -> {row.after}"
-        cashout, calls = row.cashout, str(row.d24_calls)
+        change, calls = f"{row.before} -> {row.after}", str(row.d24_calls)
         cells.append(
-            (row.file, row.caller, str(row.status_code), outcome, cashout, before_after, calls)
+            (row.file, row.caller, str(row.status_code), outcome, row.cashout, change, calls)
         )
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        for line in cells
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(line.rstrip() for line in lines)
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    cells.insert(1, tuple("-" * width for width in widths))
+    return "\n".join("  ".join(map(str.ljust, line, widths)).rstrip() for line in cells)
 
 
 def event_paths(explicit: str | None) -> list[Path]:
-    """The one event asked for, or every event in the order EXPECTED defines, then the rest."""
+    """The one event asked for (from events/ when not found as given), or every event in the
+    order EXPECTED defines, then the rest."""
     if explicit is not None:
-        path = Path(explicit)
-        return [
-            path
-            if path.exists() or not (EVENTS_DIR / path.name).exists()
-            else EVENTS_DIR / path.name
-        ]
+        path, sample = Path(explicit), EVENTS_DIR / Path(explicit).name
+        return [sample if not path.exists() and sample.exists() else path]
     order = list(EXPECTED)
-    return sorted(
-        event_files(), key=lambda p: order.index(p.name) if p.name in order else len(order)
-    )
+    return sorted(event_files(), key=lambda p: order.index(p.name) if p.name in order else 99)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; 0 when every event behaved as its name promises."""
-    parser = argparse.ArgumentParser(
-        prog="python -m local.demo", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__)
     parser.add_argument("event", nargs="?", help="run just this event file and show its response")
     parser.add_argument("--verbose", action="store_true", help="show INFO logs and EMF metrics")
     runtime_arguments(parser)
@@ -242,21 +215,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             json.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
-            return _refuse(f"{path}: cannot read it: {error.strerror}")
+            print(f"{path}: cannot read it: {error.strerror}", file=sys.stderr)
+            return 2
         except ValueError as error:
-            return _refuse(f"{path}: not JSON: {error}")
+            print(f"{path}: not JSON: {error}", file=sys.stderr)
+            return 2
 
     bulk: bulk_demo.BulkRun | None = None
-    with local_function(
-        verbose=args.verbose, runtime=args.runtime, build_dir=args.build_dir
-    ) as function:
+    runtime = {"runtime": args.runtime, "build_dir": args.build_dir}
+    with local_function(verbose=args.verbose, **runtime) as function:
         rows = [run_event(function, path, args.verbose) for path in paths]
         if args.event is None and not args.no_bulk:
             bulk = bulk_demo.run_bulk(function, args.bulk_cashouts)
-        answered_by = _answered_by(function.handler)
+        lambda_ = getattr(function.handler, "function", None)  # a RuntimeHandler's LocalLambda
 
     print(table(rows))
-    print(answered_by)
+    if lambda_ is None:
+        print("\nanswered in this process by cashout_cancel.handler.lambda_handler")
+    else:
+        config = lambda_.config
+        print(
+            f"\nanswered by the built artifact {config.task_root} ({config.handler}) under"
+            f" awslambdaric on {config.python}, {lambda_.processes_started} runtime process(es)"
+        )
     if args.event is not None:
         _print_details(rows[0])
     mismatches = [f"{row.file}: {problem}" for row in rows for problem in row.problems()]
@@ -270,23 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(rows)} events, all as expected")
     if bulk is not None:
         print("\n".join(bulk_demo.summary(bulk)))
+        print("\nD24 down, then the operators' replay of the failure queues: make rehearse")
     return 1 if mismatches else 0
-
-
-def _refuse(message: str) -> int:
-    print(message, file=sys.stderr)
-    return 2
-
-
-def _answered_by(handler: Handler) -> str:
-    function = getattr(handler, "function", None)  # a RuntimeHandler's LocalLambda
-    if function is None:
-        return "\nanswered in this process by cashout_cancel.handler.lambda_handler"
-    config = function.config
-    return (
-        f"\nanswered by the built artifact {config.task_root} ({config.handler}) under"
-        f" awslambdaric on {config.python}, {function.processes_started} runtime process(es)"
-    )
 
 
 def _print_details(row: Row) -> None:

@@ -1,9 +1,6 @@
-"""Events in AWS's exact shapes, built from the samples in `events/`.
-
-Each builder loads a sample (a fresh copy on every call), replaces the fields that matter and
-leaves every other key as AWS sends it, so a test event and a `sam local invoke -e` event can
-never drift apart. The samples themselves come from `sam local generate-event`.
-"""
+"""Events in AWS's exact shapes, built from the samples in `events/` (from `sam local
+generate-event`): each builder loads a fresh copy, replaces the fields that matter and leaves
+every other key as AWS sends it, so a test event and a `sam local invoke -e` event never drift."""
 
 from __future__ import annotations
 
@@ -19,12 +16,7 @@ from urllib.parse import parse_qsl
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
-# The samples each builder starts from.
-REST_TEMPLATE = "api-rest-cancel"
-HTTP_TEMPLATE = "api-http-cancel-base64"
-EVENTBRIDGE_TEMPLATE = "eventbridge-cancel"
 SQS_TEMPLATE = "sqs-bulk-cancel"
-
 EXPLICIT_RESOURCE = "/cashouts/{cashout_id}/cancel"
 CATCH_ALL_RESOURCE = "/{proxy+}"
 DETAIL_TYPE = "Cashout Cancel Requested"
@@ -59,23 +51,18 @@ def api_rest_event(
 ) -> dict[str, Any]:
     """A REST API (payload v1) proxy event for `<method> /cashouts/<cashout_id>/cancel`.
 
-    `path` replaces the request path (for unknown routes); `catch_all` delivers it through a
-    `/{proxy+}` resource instead of the explicit `/cashouts/{cashout_id}/cancel` one. `headers`
-    (in the order received) and `query` replace the sample's; `source_ip` makes it an unsigned
-    request from that address, as the local API receives one (no IAM caller in its identity).
+    `path` replaces the path (unknown routes); `catch_all` goes through a `/{proxy+}` resource.
+    `headers` (in the order received) and `query` replace the sample's; `source_ip` makes it an
+    unsigned request from that address, as the local API receives one.
     """
-    event: dict[str, Any] = load_event(REST_TEMPLATE)
+    event: dict[str, Any] = load_event("api-rest-cancel")
     path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
     resource = CATCH_ALL_RESOURCE if catch_all else EXPLICIT_RESOURCE
-    event["resource"] = resource
-    event["path"] = path
-    event["httpMethod"] = method
+    event.update(resource=resource, path=path, httpMethod=method)
     event["pathParameters"] = _path_parameters(cashout_id, path, catch_all)
     event["body"], event["isBase64Encoded"] = _encode_body(body, base64)
     context = event["requestContext"]
-    context["resourcePath"] = resource
-    context["httpMethod"] = method
-    context["stage"] = stage
+    context.update(resourcePath=resource, httpMethod=method, stage=stage)
     context["path"] = f"/{stage}{path}"  # REST APIs put the stage in front of the path here
     context["requestId"] = request_id or str(uuid.uuid4())
     if headers is not None:
@@ -106,55 +93,40 @@ def api_http_event(
     request_id: str | None = None,
     stage: str = "$default",
 ) -> dict[str, Any]:
-    """An HTTP API (payload v2) event for `<method> /cashouts/<cashout_id>/cancel`.
-
-    The route key is `<method> /cashouts/{cashout_id}/cancel`, or `ANY /{proxy+}` with
-    `catch_all`. A named stage prefixes rawPath, as HTTP APIs do; `$default` does not.
-    """
-    event: dict[str, Any] = load_event(HTTP_TEMPLATE)
+    """An HTTP API (payload v2) event for `<method> /cashouts/<cashout_id>/cancel` (`ANY
+    /{proxy+}` with `catch_all`); a named stage prefixes rawPath, as HTTP APIs do."""
+    event: dict[str, Any] = load_event("api-http-cancel-base64")
     path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
     raw_path = path if stage == "$default" else f"/{stage}{path}"
     route_key = f"ANY {CATCH_ALL_RESOURCE}" if catch_all else f"{method} {EXPLICIT_RESOURCE}"
-    event["routeKey"] = route_key
-    event["rawPath"] = raw_path
+    event.update(routeKey=route_key, rawPath=raw_path)
     event["pathParameters"] = _path_parameters(cashout_id, path, catch_all)
-    encoded, is_base64 = _encode_body(body, base64)
-    if encoded is None:
-        event.pop("body", None)  # HTTP APIs leave the key out when there is no body
-    else:
+    encoded, event["isBase64Encoded"] = _encode_body(body, base64)
+    event.pop("body", None)  # HTTP APIs leave the key out when there is no body
+    if encoded is not None:
         event["body"] = encoded
-    event["isBase64Encoded"] = is_base64
     context = event["requestContext"]
-    context["routeKey"] = route_key
-    context["stage"] = stage
-    context["http"]["method"] = method
-    context["http"]["path"] = raw_path
-    context["requestId"] = request_id or _http_api_request_id()
+    context.update(routeKey=route_key, stage=stage)
+    context["http"].update(method=method, path=raw_path)
+    # HTTP APIs use short base64 ids such as "JKJaXmPLvHcESHA=" rather than UUIDs.
+    context["requestId"] = request_id or b64.b64encode(os.urandom(10)).decode()
     return event
 
 
 def eventbridge_event(
-    detail: Any,
-    detail_type: str = DETAIL_TYPE,
-    event_id: str | None = None,
-    *,
-    source: str = "merchant.payouts",
+    detail: Any, detail_type: str = DETAIL_TYPE, event_id: str | None = None
 ) -> dict[str, Any]:
     """An EventBridge event carrying `detail` (any JSON value, to test invalid ones too)."""
-    event: dict[str, Any] = load_event(EVENTBRIDGE_TEMPLATE)
+    event: dict[str, Any] = load_event("eventbridge-cancel")
     event["id"] = event_id or str(uuid.uuid4())
     event["detail-type"] = detail_type
-    event["source"] = source
     event["detail"] = detail
     return event
 
 
 def sqs_event(*bodies: Any, message_ids: list[str] | None = None) -> dict[str, Any]:
-    """A batch from Lambda's SQS event source, one record per body.
-
-    A body that is not a string is sent as its JSON text (a message holds a string); each
-    record gets a fresh messageId and receipt handle unless `message_ids` gives them.
-    """
+    """A batch from Lambda's SQS event source, one record per body (JSON text unless a string),
+    each with a fresh messageId and receipt handle unless `message_ids` gives them."""
     sample = load_event(SQS_TEMPLATE)["Records"][0]
     ids = message_ids or [str(uuid.uuid4()) for _ in bodies]
     messages = []
@@ -244,8 +216,3 @@ def _encode_body(body: Body, base64: bool) -> tuple[str | None, bool]:
     if base64:
         return b64.b64encode(raw).decode("ascii"), True
     return raw.decode("utf-8"), False
-
-
-def _http_api_request_id() -> str:
-    # HTTP APIs use short base64 ids such as "JKJaXmPLvHcESHA=" rather than UUIDs.
-    return b64.b64encode(os.urandom(10)).decode("ascii")

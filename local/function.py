@@ -1,6 +1,7 @@
-"""The function and what it calls, on this machine: a D24 sandbox, moto's server (Secrets Manager,
-EventBridge, SQS) on a loopback port, the function's environment (local/function_env.py), and its
-handler: `lambda_handler` in this process, or the built artifact under awslambdaric.
+"""The function and what it calls, on this machine: a D24 sandbox with two merchant accounts, moto's
+server (Secrets Manager, EventBridge, SQS) on a loopback port, a stand-in for the secrets
+extension, the function's environment (local/function_env.py), and its handler: `lambda_handler`
+in this process, or the built artifact under awslambdaric (local/lambda_runtime.py).
 
 moto's server rather than `mock_aws()`: the function's own boto3 clients sign real requests and
 send them over a socket to AWS_ENDPOINT_URL, as in Lambda, and a runtime process can reach it.
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from local.d24_sandbox import D24Sandbox
 from local.function_env import function_environment
@@ -46,6 +48,11 @@ class LocalFunction:
     stack: contextlib.ExitStack
     verbose: bool = False
 
+    @property
+    def endpoint(self) -> str:
+        """The local AWS endpoint (moto's server)."""
+        return self.environment["AWS_ENDPOINT_URL"]
+
     def environments(self, count: int) -> list[Handler]:
         """Execution environments to invoke at once: in-process only this one (an environment
         runs one invocation at a time); through the runtime, `count` runtime processes, each
@@ -53,7 +60,7 @@ class LocalFunction:
         function = getattr(self.handler, "function", None)
         if function is None:
             return [self.handler]
-        from local.lambda_environment import RuntimeHandler
+        from local.lambda_runtime import RuntimeHandler
 
         more = [_lambda(self.stack, function.config, self.verbose) for _ in range(count - 1)]
         handlers: list[Handler] = [self.handler, *(RuntimeHandler(f) for f in more)]
@@ -114,10 +121,10 @@ def local_function(
     verbose: bool = False,
     runtime: str = "in-process",
     build_dir: Path | None = None,
+    log_level: str | None = None,
 ) -> Iterator[LocalFunction]:
-    """The function against a new D24 sandbox with two merchant accounts, moto's server holding
-    their secrets and the results bus, and a stand-in for the Parameters and Secrets extension
-    the function reads the secrets through.
+    """The function against a new D24 sandbox, moto's server holding both accounts' secrets and
+    the results bus, and the secrets extension's stand-in it reads the secrets through.
 
     This process's environment is the function's until the block ends: in-process, the handler
     reads it. runtime "lambda": the handler is the build in `build_dir` (`make lambda-build`) in
@@ -132,15 +139,28 @@ def local_function(
             merchant_secret_prefix=MERCHANT_SECRET_PREFIX,
             results_event_bus=RESULTS_BUS,
             aws_endpoint_url=endpoint,
-            log_level="INFO" if verbose else "WARNING",
+            log_level=log_level or ("INFO" if verbose else "WARNING"),
         )
         secrets = aws_client("secretsmanager", endpoint)
         secrets.create_secret(Name=SECRET_ID, SecretString=json.dumps(sandbox.credentials))
-        add_second_account(sandbox, secrets)
+        sandbox.add_account(
+            SECOND_ACCOUNT,
+            login=f"{SECOND_ACCOUNT}-login",
+            password=f"{SECOND_ACCOUNT}-pass",
+            secret_key=f"{SECOND_ACCOUNT}-signing-key",
+        )
+        for cashout_id in SECOND_ACCOUNT_CASHOUTS:
+            sandbox.add_cashout(cashout_id, f"ext-{cashout_id}", account=SECOND_ACCOUNT)
+        secret = json.dumps(sandbox.credentials_of(SECOND_ACCOUNT))
+        secrets.create_secret(Name=MERCHANT_SECRET_PREFIX + SECOND_ACCOUNT, SecretString=secret)
         aws_client("events", endpoint).create_event_bus(Name=RESULTS_BUS)
         extension = stack.enter_context(SecretsExtension(secrets))
         environment.update(extension.environment)  # the function reads its secrets through it
-        stack.enter_context(_environ(environment))
+        # Restored when the block ends; no AWS profile or session token of the caller's.
+        stack.enter_context(mock.patch.dict(os.environ))
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(name, None)
+        os.environ.update(environment)
         from cashout_cancel import container  # after the environment: its logger reads it
 
         # A cold container: nothing built against an earlier environment or endpoint is reused.
@@ -148,7 +168,7 @@ def local_function(
         stack.callback(container.reset)
         handler: Handler
         if runtime == "lambda":
-            from local.lambda_environment import RuntimeHandler, function_config
+            from local.lambda_runtime import RuntimeHandler, function_config
 
             config = function_config(build_dir, environment=environment)
             handler = RuntimeHandler(_lambda(stack, config, verbose))
@@ -157,38 +177,9 @@ def local_function(
         yield LocalFunction(handler, sandbox, environment, stack, verbose)
 
 
-def add_second_account(sandbox: D24Sandbox, secrets: Any) -> None:
-    """SECOND_ACCOUNT at D24 (its own credentials and pending cashouts) and its secret."""
-    sandbox.add_account(
-        SECOND_ACCOUNT,
-        login=f"{SECOND_ACCOUNT}-login",
-        password=f"{SECOND_ACCOUNT}-pass",
-        secret_key=f"{SECOND_ACCOUNT}-signing-key",
-    )
-    for cashout_id in SECOND_ACCOUNT_CASHOUTS:
-        sandbox.add_cashout(cashout_id, f"ext-{cashout_id}", account=SECOND_ACCOUNT)
-    secret = json.dumps(sandbox.credentials_of(SECOND_ACCOUNT))
-    secrets.create_secret(Name=MERCHANT_SECRET_PREFIX + SECOND_ACCOUNT, SecretString=secret)
-
-
 def _lambda(stack: contextlib.ExitStack, config: Any, verbose: bool) -> Any:
     """One execution environment of the artifact, ended with `stack`; its output to stderr when
     verbose."""
-    from local.lambda_environment import LocalLambda
+    from local.lambda_runtime import LocalLambda
 
     return stack.enter_context(LocalLambda(config, log=sys.stderr if verbose else None))
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    """`values` over this process's environment, without an AWS profile or session token,
-    until the block ends; then it is restored."""
-    saved = dict(os.environ)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)

@@ -1,6 +1,6 @@
 """The function's environment in every local run (make demo, invoke, api, lambda-invoke), built one
 way: template.yaml's values, then the caller's own settings, then the local services. A test holds
-FUNCTION_ENV equal to the template. Cheap to import: the bench's cold-start child imports it."""
+FUNCTION_ENV equal to the template. Cheap to import: the bench imports it."""
 
 from __future__ import annotations
 
@@ -40,13 +40,10 @@ def function_environment(
     aws_endpoint_url: str,
     log_level: str = "INFO",
 ) -> dict[str, str]:
-    """The function's variables for a local run against the given services.
-
-    The caller's own values of the function's settings (`D24_TIMEOUT_SECONDS=1 make api`) win
-    over the template's, so a bad one is refused by the function as deployed would refuse it.
-    Tracing is off (there is no X-Ray daemon); credentials are dummies and no ~/.aws file is
-    read, so nothing here can reach a real account.
-    """
+    """The function's variables for a local run against the given services. The caller's own
+    settings (`D24_TIMEOUT_SECONDS=1 make api`) win over the template's, so a bad one is refused
+    as deployed. No tracing (no X-Ray daemon); dummy credentials, no ~/.aws file read: nothing
+    here can reach a real account."""
     from cashout_cancel.settings import ENV_NAMES  # here: the cold-start child must not load it
 
     caller = {name: os.environ[name] for name in ENV_NAMES if name in os.environ}
@@ -54,9 +51,6 @@ def function_environment(
         **FUNCTION_ENV,
         **{name: value for name, value in caller.items() if name not in LOCAL_SERVICES},
         "D24_SECRET_ID": secret_id,
-        **(
-            {"D24_MERCHANT_SECRET_PREFIX": merchant_secret_prefix} if merchant_secret_prefix else {}
-        ),
         "D24_BASE_URL": d24_base_url,
         "RESULTS_EVENT_BUS": results_event_bus,
         "POWERTOOLS_METRICS_NAMESPACE": "CashoutCancelLocal",
@@ -68,4 +62,4 @@ def function_environment(
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+    } | ({"D24_MERCHANT_SECRET_PREFIX": merchant_secret_prefix} if merchant_secret_prefix else {})

@@ -1,29 +1,35 @@
-"""A local Lambda Runtime API: the HTTP side of one execution environment, as Lambda runs it.
+"""The built artifact as Lambda runs it, under AWS's runtime interface client (docs/local.md).
 
-AWS's runtime interface client (`python -m awslambdaric <handler>`, started by
-local/lambda_environment.py with `AWS_LAMBDA_RUNTIME_API` pointing here) talks to `RuntimeApi`,
-which speaks the documented Runtime API (docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html):
-`GET invocation/next`, `POST invocation/{id}/response` and `.../error`, `POST init/error`, and
-SnapStart's `GET restore/next` and `POST restore/error`. One event at a time, as one execution
-environment takes them; the deadline handed out is the timeout after the hand-out, and an answer
-posted after it is refused. Standard library only.
+`RuntimeApi` is one execution environment's Runtime API (docs.aws.amazon.com/lambda/latest/dg/
+runtimes-api.html, SnapStart's restore calls included): one event at a time, its deadline the
+timeout after the hand-out. `LocalLambda` adds, while it lives, one `python -S -m awslambdaric`
+process in the local build, and enforces what Lambda does: an invocation past its deadline is
+`Sandbox.Timedout` and its process killed; a process that dies without a word, `Runtime.ExitError`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Any, Literal, cast
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Self, TextIO, cast
 
-from local.lambda_context import new_request_id
-from local.loopback import LoopbackHTTPServer
+from local.lambda_context import ALIAS_ARN, FUNCTION_NAME, REGION, new_request_id
+from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 PREFIX = "/2018-06-01/runtime"
+INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the Init phase of an on-demand environment
+_POLL_SECONDS = 0.02
+REPO = Path(__file__).resolve().parent.parent
+FUNCTION_ID = "CancelCashoutFunction"  # the template's logical id, and sam build's folder name
+DEFAULT_BUILD_DIR = REPO / ".aws-sam" / "local" / "python"  # make lambda-build's default
 
 Kind = Literal["response", "error", "timeout", "init_error", "exit"]
 
@@ -33,11 +39,11 @@ class Answer:
     """What Lambda's Invoke reports for one invocation, with the times the Runtime API saw."""
 
     request_id: str
-    kind: Kind  # response, or how it failed: error, timeout, init_error, exit
+    kind: Kind  # response, or how it failed
     payload: Any  # the function's response, or the error object {"errorType", "errorMessage"...}
     deadline_ms: int | None = None  # Lambda-Runtime-Deadline-Ms as handed out (epoch ms)
-    handed_out_at: float | None = None  # epoch seconds when the runtime received the event
-    answered_at: float = field(default_factory=time.time)  # epoch seconds
+    handed_out_at: float | None = None  # epoch seconds; None: never handed out
+    answered_at: float = field(default_factory=time.time)
 
     @property
     def error_type(self) -> str | None:
@@ -60,8 +66,17 @@ class _Invocation:
     body: bytes
     timeout_seconds: float
     invoked_function_arn: str
-    deadline_ms: int | None = None
-    handed_out_at: float | None = None
+    handed_out_at: float | None = None  # epoch seconds; None: offered, not handed out yet
+
+    @property
+    def deadline_ms(self) -> int | None:
+        """Lambda-Runtime-Deadline-Ms: the timeout after the hand-out (epoch ms)."""
+        if self.handed_out_at is None:
+            return None
+        return int((self.handed_out_at + self.timeout_seconds) * 1000)
+
+    def overdue(self) -> bool:
+        return self.deadline_ms is not None and time.time() * 1000 >= self.deadline_ms
 
 
 def _decode(body: bytes) -> Any:
@@ -72,13 +87,11 @@ def _decode(body: bytes) -> Any:
 
 
 class RuntimeApi(LoopbackHTTPServer):
-    """The Runtime API of one execution environment: one event out at a time, answers recorded.
-    It serves from construction to `close`."""
+    """The Runtime API of one execution environment, serving from construction to `close`."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._pending: _Invocation | None = None  # offered, not yet handed out
-        self._current: _Invocation | None = None  # handed out, not yet answered
+        self._invocation: _Invocation | None = None  # offered and not answered yet
         self._answers: dict[str, Answer] = {}
         self._closing = False
         self.calls: list[str] = []  # every call the runtime made, e.g. "next", "init/error"
@@ -97,15 +110,13 @@ class RuntimeApi(LoopbackHTTPServer):
             self._changed.notify_all()
         self.__exit__()
 
-    # The invoking side
-
     def offer(self, body: bytes, timeout_seconds: float, invoked_function_arn: str) -> str:
         """Queue one event for the runtime's next `next`; returns its request id."""
         invocation = _Invocation(new_request_id(), body, timeout_seconds, invoked_function_arn)
         with self._changed:
-            if self._pending is not None or self._current is not None:
+            if self._invocation is not None:
                 raise RuntimeError("one invocation at a time")
-            self._pending = invocation
+            self._invocation = invocation
             self._changed.notify_all()
         return invocation.request_id
 
@@ -118,21 +129,14 @@ class RuntimeApi(LoopbackHTTPServer):
     def overdue(self, request_id: str) -> bool:
         """True when the invocation was handed out and its deadline has passed unanswered."""
         with self._changed:
-            current = self._current
-            return (
-                current is not None
-                and current.request_id == request_id
-                and current.deadline_ms is not None
-                and time.time() * 1000 >= current.deadline_ms
-            )
+            current = self._current(request_id)
+            return current is not None and current.overdue()
 
     def handed_out(self, request_id: str) -> bool:
         """True once the runtime has received the invocation."""
         with self._changed:
-            if self._current is not None and self._current.request_id == request_id:
-                return True
-            answer = self._answers.get(request_id)
-            return answer is not None and answer.handed_out_at is not None
+            found = self._current(request_id) or self._answers.get(request_id)
+            return found is not None and found.handed_out_at is not None
 
     def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Answer:
         """End the invocation as Lambda reports an environment's failure (timeout, exit)."""
@@ -140,22 +144,16 @@ class RuntimeApi(LoopbackHTTPServer):
             if request_id in self._answers:  # the runtime's answer came first, after all
                 return self._answers[request_id]
             message = f"RequestId: {request_id} Error: {error}"
-            payload = {"errorType": error_type, "errorMessage": message}
-            return self._record(self._take(request_id), kind, payload)
-
-    # The runtime's side (called by the HTTP handler)
+            return self._record(kind, {"errorType": error_type, "errorMessage": message})
 
     def next_invocation(self) -> _Invocation | None:
-        """Block until an event is offered; hand it out with its deadline. None when closing."""
+        """Block until an event is offered; hand it out. None when closing."""
         with self._changed:
             self.calls.append("next")
-            self._changed.wait_for(lambda: self._pending is not None or self._closing)
-            invocation, self._pending = self._pending, None
+            self._changed.wait_for(lambda: self._closing or self._waiting() is not None)
+            invocation = self._waiting()
             if invocation is not None:
                 invocation.handed_out_at = time.time()
-                deadline = invocation.handed_out_at + invocation.timeout_seconds
-                invocation.deadline_ms = int(deadline * 1000)
-                self._current = invocation
             return invocation
 
     def runtime_answer(self, request_id: str, kind: Kind, body: bytes) -> bool:
@@ -163,12 +161,10 @@ class RuntimeApi(LoopbackHTTPServer):
         one past its deadline (Lambda has already timed it out)."""
         with self._changed:
             self.calls.append("response" if kind == "response" else "error")
-            current = self._current
-            if current is None or current.request_id != request_id:
+            current = self._current(request_id)
+            if current is None or current.handed_out_at is None or current.overdue():
                 return False
-            if current.deadline_ms is not None and time.time() * 1000 >= current.deadline_ms:
-                return False
-            self._record(self._take(request_id), kind, _decode(body))
+            self._record(kind, _decode(body))
             return True
 
     def init_error(self, body: bytes, call: str = "init/error") -> None:
@@ -176,20 +172,22 @@ class RuntimeApi(LoopbackHTTPServer):
         raised): the waiting invocation fails with the error the runtime posted."""
         with self._changed:
             self.calls.append(call)
-            invocation = self._pending or self._current
-            if invocation is not None:
-                self._record(self._take(invocation.request_id), "init_error", _decode(body))
+            if self._invocation is not None:
+                self._record("init_error", _decode(body))
 
-    def _take(self, request_id: str) -> _Invocation:
-        if self._current is not None and self._current.request_id == request_id:
-            invocation, self._current = self._current, None
-            return invocation
-        if self._pending is not None and self._pending.request_id == request_id:
-            invocation, self._pending = self._pending, None
-            return invocation
-        raise KeyError(request_id)
+    def _current(self, request_id: str) -> _Invocation | None:
+        invocation = self._invocation
+        return (
+            invocation if invocation is not None and invocation.request_id == request_id else None
+        )
 
-    def _record(self, invocation: _Invocation, kind: Kind, payload: Any) -> Answer:
+    def _waiting(self) -> _Invocation | None:
+        invocation = self._invocation
+        return invocation if invocation is not None and invocation.handed_out_at is None else None
+
+    def _record(self, kind: Kind, payload: Any) -> Answer:
+        """End the current invocation with this answer."""
+        invocation, self._invocation = cast(_Invocation, self._invocation), None
         answer = Answer(
             invocation.request_id, kind, payload, invocation.deadline_ms, invocation.handed_out_at
         )
@@ -203,15 +201,10 @@ class RuntimeApi(LoopbackHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # the runtime client keeps its connection alive
-
+class _Handler(LoopbackHandler):
     @property
     def _api(self) -> RuntimeApi:
         return cast(RuntimeApi, self.server)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the runtime's own output is the log
 
     def do_GET(self) -> None:
         if self.path == f"{PREFIX}/invocation/next":
@@ -221,25 +214,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             # Lambda hands the runtime a sampled-or-not root and the parent segment of its own
             # invocation, which the X-Ray SDK needs to attach subsegments.
-            trace = (
-                f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
-                f"Parent={secrets.token_hex(8)};Sampled=0"
-            )
-            self._send(
-                200,
-                invocation.body,
-                {
-                    "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-                    "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_function_arn,
-                    "Lambda-Runtime-Trace-Id": trace,
-                },
-            )
+            trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
+            headers = {
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_function_arn,
+                "Lambda-Runtime-Trace-Id": f"{trace}Parent={secrets.token_hex(8)};Sampled=0",
+            }
+            self._send(200, invocation.body, headers)
         elif self.path == f"{PREFIX}/restore/next":
             # SnapStart's snapshot point: nothing is snapshotted locally, the restore follows.
             with self._api._changed:
                 self._api.calls.append("restore/next")
-            self._send(200, None)
+            self._send(200, b"")
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
 
@@ -258,18 +245,240 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(202, {"status": "OK"})
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        body = (
-            payload
-            if isinstance(payload, bytes)
-            else b""
-            if payload is None
-            else json.dumps(payload).encode()
+    def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send(status, body, (headers or {}).items())
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What Lambda knows about the function: its code, handler, limits and environment."""
+
+    task_root: Path  # the built artifact: /var/task
+    handler: str  # as the template's Handler, e.g. cashout_cancel.handler.lambda_handler
+    timeout_seconds: float
+    runtime_dir: Path | None = None  # awslambdaric and its dependencies (Lambda's runtime)
+    python: str = sys.executable  # the interpreter the artifact was built for
+    memory_mb: int = 512
+    environment: Mapping[str, str] = field(default_factory=dict)  # the function's variables
+    snap_start: bool = False  # run the SnapStart init flow (hooks and /runtime/restore/next)
+
+
+class LocalLambda:
+    """One execution environment: `with LocalLambda(config) as function: function.invoke(event)`.
+
+    Runtime output (the function's logs, awslambdaric's error lines) and Lambda's START/END/REPORT
+    lines go to `log` and are kept in `logs`.
+    """
+
+    def __init__(self, config: FunctionConfig, log: TextIO | None = None) -> None:
+        self.config, self._log = config, log
+        self.logs: list[str] = []
+        self._log_lock, self._invoke_lock = threading.Lock(), threading.Lock()
+        self.api = RuntimeApi()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._process_started = 0.0
+        self._initialised = False
+        self.processes_started = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._end_process()
+        self.api.close()
+
+    def invoke(self, event: Any, timeout_seconds: float | None = None) -> Answer:
+        """Run one event as Lambda's synchronous Invoke would, and return what it reports."""
+        timeout = self.config.timeout_seconds if timeout_seconds is None else timeout_seconds
+        with self._invoke_lock:
+            request_id = self.api.offer(json.dumps(event).encode(), timeout, ALIAS_ARN)
+            self._emit(f"START RequestId: {request_id} Version: $LATEST")
+            cold = self._ensure_process()
+            answer = self._await(request_id, timeout)
+            fields = [f"REPORT RequestId: {request_id}"]
+            if answer.duration_ms is not None:
+                fields.append(f"Duration: {answer.duration_ms:.2f} ms")
+            fields.append(f"Memory Size: {self.config.memory_mb} MB")
+            if cold:
+                fields.append("Cold start")
+            if answer.kind != "response":
+                fields.append(f"Status: {answer.kind}")
+            self._emit(f"END RequestId: {request_id}")
+            self._emit("\t".join(fields))
+            return answer
+
+    def _await(self, request_id: str, timeout: float) -> Answer:
+        api, process = self.api, cast(subprocess.Popen[bytes], self._process)
+        while True:
+            exited = process.poll()  # before the answer: a runtime posts, then exits
+            answer = api.wait_answer(request_id, _POLL_SECONDS)
+            if answer is not None:
+                if answer.kind == "init_error":
+                    self._end_process()  # awslambdaric exits after posting; make sure
+                else:
+                    self._initialised = True
+                return answer
+            if api.overdue(request_id):
+                self._end_process()
+                timed_out = f"Task timed out after {timeout:.2f} seconds"
+                now = time.time()
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+                self._emit(f"{stamp}.{int(now * 1000) % 1000:03d}Z {request_id} {timed_out}")
+                return api.fail(request_id, "timeout", "Sandbox.Timedout", timed_out)
+            if exited is not None:
+                self._process = None
+                exit_error = f"Runtime exited with error: exit status {exited}"
+                return api.fail(request_id, "exit", "Runtime.ExitError", exit_error)
+            waiting = time.monotonic() - self._process_started
+            if not (api.handed_out(request_id) or self._initialised) and (
+                waiting > INIT_TIMEOUT_SECONDS
+            ):
+                self._end_process()
+                init_timeout = f"Init timed out after {INIT_TIMEOUT_SECONDS:.2f} seconds"
+                return api.fail(request_id, "timeout", "Sandbox.Timedout", init_timeout)
+
+    def _ensure_process(self) -> bool:
+        """Start a runtime process unless one is running; True when this is a cold start."""
+        if self._process is not None and self._process.poll() is None:
+            return False
+        self._initialised = False
+        self._process_started = time.monotonic()
+        self.processes_started += 1
+        self._process = subprocess.Popen(
+            [self.config.python, "-S", "-m", "awslambdaric", self.config.handler],
+            cwd=self.config.task_root,
+            env=self._process_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        threading.Thread(target=self._read_output, args=(self._process,), daemon=True).start()
+        return True
+
+    def _process_environment(self) -> dict[str, str]:
+        """What Lambda sets for the runtime, then the function's own variables. Nothing is
+        inherited (not PYTHONPATH, not credentials): with `-S`, the artifact and then the runtime
+        client are all it can import from, as in Lambda where /var/task comes first."""
+        config = self.config
+        path = [str(config.task_root)] + ([str(config.runtime_dir)] if config.runtime_dir else [])
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": os.pathsep.join(path),
+            "LAMBDA_TASK_ROOT": str(config.task_root),
+            "LAMBDA_RUNTIME_DIR": str(config.runtime_dir or ""),
+            "_HANDLER": config.handler,
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{self.processes_started}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if config.snap_start else "on-demand",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            **config.environment,
+        }
+
+    def _end_process(self) -> None:
+        """SIGKILL, as Lambda ends an environment whose invocation timed out."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()  # a no-op for a process that has exited
+            process.wait()
+
+    def _read_output(self, process: subprocess.Popen[bytes]) -> None:
+        for raw in cast(Any, process.stdout):
+            self._emit(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def _emit(self, line: str) -> None:
+        # awslambdaric joins the lines of one error with "\r", which CloudWatch shows as breaks.
+        line = line.replace("\r", "\n")
+        with self._log_lock:
+            self.logs.append(line)
+            if self._log is not None:
+                print(line, file=self._log, flush=True)
+
+
+class TemplateFunction(NamedTuple):
+    """The function's properties in template.yaml that Lambda acts on, Globals included."""
+
+    handler: str
+    timeout_seconds: float
+    memory_mb: int
+    runtime: str
+
+
+def template_function() -> TemplateFunction:
+    """Handler, Timeout, MemorySize and Runtime of the function in template.yaml."""
+    from local.cfn_template import load_template
+
+    document = load_template()
+    properties = {
+        **((document.get("Globals") or {}).get("Function") or {}),
+        **document["Resources"][FUNCTION_ID]["Properties"],
+    }
+    return TemplateFunction(
+        str(properties["Handler"]),
+        float(properties.get("Timeout", 3)),  # Lambda's defaults
+        int(properties.get("MemorySize", 128)),
+        str(properties["Runtime"]),
+    )
+
+
+def function_config(
+    build_dir: Path | None = None,
+    *,
+    environment: Mapping[str, str],
+    timeout_seconds: float | None = None,
+    handler: str | None = None,
+    task_root: Path | None = None,
+    snap_start: bool = False,
+) -> FunctionConfig:
+    """How Lambda would run the build in `build_dir` (default: make's): the template's handler,
+    timeout and memory unless given, on the interpreter the build was made for."""
+    build_dir = (build_dir or DEFAULT_BUILD_DIR).resolve()  # the runtime runs in the task root
+    marker = build_dir / "python"
+    if not marker.is_file():
+        raise FileNotFoundError(f"no local build in {build_dir}: run `make lambda-build`")
+    python = marker.read_text(encoding="utf-8").strip()
+    spec = template_function()
+    command = [python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    version = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+    return FunctionConfig(
+        task_root=(task_root or build_dir / FUNCTION_ID).resolve(),
+        handler=handler or spec.handler,
+        timeout_seconds=spec.timeout_seconds if timeout_seconds is None else timeout_seconds,
+        runtime_dir=build_dir / "runtime",
+        python=python,
+        memory_mb=spec.memory_mb,
+        # As Lambda names its runtimes; awslambdaric polls on a thread from python3.12 on.
+        environment={"AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}", **environment},
+        snap_start=snap_start,
+    )
+
+
+class FunctionError(Exception):
+    """An invocation Lambda reports as failed (X-Amz-Function-Error: Unhandled)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer, self.error_type = answer, answer.error_type
+        message = answer.payload.get("errorMessage") if isinstance(answer.payload, dict) else None
+        super().__init__(f"{self.error_type}: {message}")
+
+
+class RuntimeHandler:
+    """`lambda_handler(event, context)` run by the artifact, within the context's remaining time
+    (awslambdaric builds the function's own context from what the Runtime API hands it)."""
+
+    def __init__(self, function: LocalLambda) -> None:
+        self.function = function
+
+    def __call__(self, event: Any, context: Any = None) -> Any:
+        timeout = None if context is None else context.get_remaining_time_in_millis() / 1000
+        answer = self.function.invoke(event, timeout)
+        if answer.kind != "response":
+            raise FunctionError(answer)
+        return answer.payload

@@ -1,11 +1,12 @@
-"""The threaded HTTP server the local tools share (the D24 sandbox, the local API, the local
-Lambda Runtime API)."""
+"""The threaded HTTP server and request handler the local servers share (the D24 sandbox, the local
+API, the local Lambda Runtime API, the secrets extension's stand-in)."""
 
 from __future__ import annotations
 
 import socketserver
 import threading
-from http.server import ThreadingHTTPServer
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 
@@ -26,9 +27,32 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def __enter__(self) -> Self:
-        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.01,), daemon=True).start()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.shutdown()
         self.server_close()
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 (kept-alive connections), no access log, and `send` for a whole answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def send(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Answer `status` with `body` (JSON unless `headers` give a Content-Type)."""
+        headers = list(headers)
+        self.send_response(status)
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            self.send_header("Content-Type", "application/json")
+        for name, value in [*headers, ("Content-Length", str(len(body)))]:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)

@@ -1,12 +1,7 @@
-"""A stand-in for the AWS Parameters and Secrets Lambda Extension, for local runs and tests.
-
-It speaks the extension's protocol on loopback: `GET /secretsmanager/get?secretId=<id>` with the
-session token in `X-Aws-Parameters-Secrets-Token` (401 without it, 403 with another), answered
-with GetSecretValue's JSON from the local Secrets Manager (a moto client), and cached for `ttl`
-seconds as the extension caches it: a secret rotated since is served stale until then. It is
-warmed before the first call (its client has made a call), and can be told to `fail` (answer an
-error status) or to `stall` (accept and never answer). `environment` is what the function needs
-to reach it: the port and a session token.
+"""A stand-in for the AWS Parameters and Secrets Lambda Extension, on loopback: `GET
+/secretsmanager/get?secretId=<id>` with the session token in `X-Aws-Parameters-Secrets-Token`
+(401 without it, 403 with another) answers GetSecretValue's JSON from a (moto) client, cached for
+TTL seconds as the extension caches it; it can be told to `fail` or to `stall`.
 """
 
 from __future__ import annotations
@@ -14,71 +9,56 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from local.loopback import LoopbackHTTPServer
+from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 TOKEN = "local-session-token"  # Lambda sets AWS_SESSION_TOKEN; locally this dummy
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
+TTL = 300.0  # the template's SECRETS_MANAGER_TTL
 VARIABLES = ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "AWS_SESSION_TOKEN")
 
 
 class SecretsExtension:
-    """`with SecretsExtension(client) as extension:` serves on 127.0.0.1:`extension.port`."""
+    """`with SecretsExtension(client) as extension:` serves on 127.0.0.1; `environment` is what
+    the function needs to reach it."""
 
-    def __init__(self, client: Any, *, token: str = TOKEN, ttl: float = 300.0) -> None:
-        self.client, self.token, self.ttl = client, token, ttl
+    def __init__(self, client: Any) -> None:
+        self.client = client
         self.requests: list[str] = []  # the secret id of every request, answered or not
         self._cache: dict[str, tuple[bytes, float]] = {}
-        self._failing: int | None = None
+        self._failing: int | None = None  # 0: stall
         self._stopped = threading.Event()
-        self._server: LoopbackHTTPServer | None = None
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        assert self._server is not None, "not started"
-        return self._server.server_port
+        self._server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.extension = self  # type: ignore[attr-defined]
 
     @property
     def environment(self) -> dict[str, str]:
         """The function's variables that point it here."""
-        return dict(zip(VARIABLES, (str(self.port), self.token), strict=True))
+        return dict(zip(VARIABLES, (str(self._server.server_port), TOKEN), strict=True))
 
     def fail(self, status: int = 500) -> None:
-        """Answer every request with `status` from now on (0: stall, accept and never answer)."""
+        """Answer every request with `status` from now on."""
         self._failing = status
 
     def stall(self) -> None:
         """Accept every request from now on and never answer it."""
-        self.fail(0)
-
-    def serve(self) -> None:
-        """Serve again (the cache as it was)."""
-        self._failing = None
+        self._failing = 0
 
     def __enter__(self) -> Self:
         self.client.list_secrets(MaxResults=1)  # warm: the client's first call is its slowest
-        self._server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.extension = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server.__enter__()
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stopped.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self._server.__exit__()
 
     def answer(self, secret_id: str, token: str | None) -> tuple[int, bytes] | None:
         """What it answers a request for `secret_id` (None: nothing, ever)."""
         self.requests.append(secret_id)
-        if token is None or token != self.token:
+        if token != TOKEN:
             return (401 if token is None else 403), b'{"message": "bad session token"}'
         if self._failing is not None:
             return None if self._failing == 0 else (self._failing, b"stand-in told to fail")
@@ -91,30 +71,22 @@ class SecretsExtension:
             return 400, str(problem).encode()
         fields = {k: v for k, v in found.items() if k != "ResponseMetadata"}
         body = json.dumps(fields, default=str).encode()
-        self._cache[secret_id] = (body, time.monotonic() + self.ttl)
+        self._cache[secret_id] = (body, time.monotonic() + TTL)
         return 200, body
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
+    protocol_version = "HTTP/1.0"  # one request a connection, as the extension serves
+
     def do_GET(self) -> None:
         extension: SecretsExtension = self.server.extension  # type: ignore[attr-defined]
         url = urlsplit(self.path)
         secret_id = parse_qs(url.query).get("secretId", [""])[0]
         if url.path != "/secretsmanager/get" or not secret_id:
-            self._send(400, b"secretId is required")
+            self.send(400, b"secretId is required")
             return
         answer = extension.answer(secret_id, self.headers.get(TOKEN_HEADER))
         if answer is None:
             extension._stopped.wait()  # stalled: hold the connection until the stand-in stops
             return
-        self._send(*answer)
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # one line per request would drown the demo's output
+        self.send(*answer)

@@ -1,17 +1,9 @@
-"""A local stand-in for Lambda's SQS event source mapping: polls a queue, hands the function
-batches in the shape Lambda gives it (local/events.py), and deletes what the answer says is done.
-
-    source = SqsEventSource(sqs_client, EventSourceMapping(queue_url), [invoke, invoke])
-    source.start()  # live before anything is sent, as Lambda's mapping is
-    ...  # send messages
-    run = source.drain(timeout=60)  # until the queue is empty and nothing is in flight
-
-As the template's `BulkCancels` event source (docs/contract.md section 9): up to `batch_size`
-messages a receive, under the queue's own visibility timeout; at most `maximum_concurrency`
-invocations at once, each in its own execution environment (one invocation at a time each);
-ReportBatchItemFailures (`left_for_redelivery`); the redrive to the dead-letter queue is SQS's
-(moto moves a message received `maxReceiveCount` times on the next receive, as SQS does). Not
-modelled: the batching window, back-off after failed invocations, scaling with the backlog.
+"""A local stand-in for Lambda's SQS event source mapping, as the template's `BulkCancels`
+(docs/contract.md section 9): it polls a queue (`start`, then `drain` until it is empty), hands
+each execution environment batches of up to `batch_size` in Lambda's shape (local/events.py), at
+most `maximum_concurrency` at once, and deletes what the partial batch response says is done.
+The redrive to the dead-letter queue is SQS's (moto's). Not modelled: the batching window,
+back-off after failed invocations, scaling with the backlog.
 """
 
 from __future__ import annotations
@@ -90,15 +82,13 @@ class EventSourceRun:
 def left_for_redelivery(answer: Any, message_ids: Sequence[str]) -> frozenset[str] | None:
     """The messages a partial batch response leaves for redelivery; None: the whole batch.
 
-    Lambda's rules for ReportBatchItemFailures: no answer, an empty object, or a null or empty
-    `batchItemFailures` is complete success; an identifier that is empty, null, under another
-    key or not a message of the batch, or an answer that is not such an object, fails it all.
+    Lambda's rules: no answer, an empty object, or a null or empty `batchItemFailures` is complete
+    success; an identifier that is empty, null, under another key or not a message of the batch,
+    or an answer that is not such an object, fails it all.
     """
     if answer is None:
         return frozenset()
-    if not isinstance(answer, dict):
-        return None
-    failures = answer.get("batchItemFailures")
+    failures = answer.get("batchItemFailures") if isinstance(answer, dict) else ()
     if failures is None:
         return frozenset()
     if not isinstance(failures, list):
@@ -112,14 +102,23 @@ def left_for_redelivery(answer: Any, message_ids: Sequence[str]) -> frozenset[st
     return frozenset(listed)
 
 
+def messages_in(client: Any, queue_url: str) -> int:
+    """Messages in a queue: visible, in flight or delayed."""
+    names = [
+        "ApproximateNumberOf" + what
+        for what in ("Messages", "MessagesNotVisible", "MessagesDelayed")
+    ]
+    found = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
+    return sum(int(count) for count in found["Attributes"].values())
+
+
 class SqsEventSource:
     """Polls one queue for the function, one poller per execution environment."""
 
     def __init__(
         self, client: SQSClient, mapping: EventSourceMapping, environments: Sequence[Environment]
     ) -> None:
-        self._client = client
-        self.mapping = mapping
+        self._client, self.mapping = client, mapping
         self._environments = list(environments)[: mapping.maximum_concurrency]
         attributes = client.get_queue_attributes(
             QueueUrl=mapping.queue_url, AttributeNames=["QueueArn"]
@@ -133,6 +132,11 @@ class SqsEventSource:
         self._pollers: list[threading.Thread] = []
         self._started = 0.0
         self._errors: list[BaseException] = []
+
+    @property
+    def environments(self) -> int:
+        """How many execution environments it invokes."""
+        return len(self._environments)
 
     def start(self) -> None:
         """Start polling; the pollers wait on an empty queue until `drain` is called."""
@@ -175,13 +179,13 @@ class SqsEventSource:
                 ).get("Messages", [])
                 if messages:
                     self._deliver(environment, [dict(message) for message in messages])
+                # Twice: the counts are not read at one instant, and a message whose visibility
+                # timeout ends between two readings is in neither count.
                 elif (
                     self._draining.is_set()
                     and not self.messages_left()
                     and not self.messages_left()
                 ):
-                    # Twice: the counts are not read at one instant, and a message whose
-                    # visibility timeout ends between two readings is in neither count.
                     self._stop.set()
                 else:
                     self._stop.wait(IDLE_PAUSE_SECONDS)
@@ -189,22 +193,9 @@ class SqsEventSource:
             self._errors.append(exc)
             self._stop.set()
 
-    def _drained(self) -> bool:
-        # Twice: the counts are not read at one instant, and a message whose visibility timeout
-        # ends between two readings is in neither count.
-        return self.messages_left() == 0 and self.messages_left() == 0
-
     def messages_left(self) -> int:
         """Messages in the queue: visible, in flight or delayed."""
-        answer = self._client.get_queue_attributes(
-            QueueUrl=self.mapping.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )
-        return sum(int(count) for count in answer["Attributes"].values())
+        return messages_in(self._client, self.mapping.queue_url)
 
     def _deliver(self, environment: Environment, messages: list[dict[str, Any]]) -> None:
         """One invocation with `messages`, then delete what it says is done."""
@@ -213,9 +204,8 @@ class SqsEventSource:
             self._running += 1
             self._run.peak_concurrency = max(self._run.peak_concurrency, self._running)
         try:
-            kept = left_for_redelivery(
-                environment(received_sqs_event(messages, self.queue_arn)), ids
-            )
+            answer = environment(received_sqs_event(messages, self.queue_arn))
+            kept = left_for_redelivery(answer, ids)
             failure = None if kept is not None else "the answer is not a partial batch response"
         except Exception as exc:  # an invocation error: Lambda deletes nothing of the batch
             kept, failure = None, f"the function raised {type(exc).__name__}: {exc}"

@@ -45,10 +45,14 @@ def test_demo_runs_every_event_as_its_name_promises_then_a_bulk_cancel_through_t
         assert any(line.startswith(f"{path.name} ") for line in lines), path.name
     assert f"{len(event_files())} events, all as expected" in done.stdout
     assert '"_aws"' not in done.stdout  # the EMF documents are caught, not mixed into the table
-    # And a summary of the bulk run follows: what was sent, what was published, the DLQ
+    # And a summary of the bulk run follows: what was sent, what was published for each
+    # account (none sent to D24 for the one with no secret), the DLQ
     bulk = done.stdout.split("Bulk cancel through the queue", 1)[1]
     assert "ops send exit statuses 1, 0, 0" in bulk
-    assert "published: " in bulk
+    published = bulk.split("published, by account:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in published[:3]] == ["default", "acme-mx", "globex-ar"]
+    assert all(" CANCELLED" in line for line in published[:2])
+    assert published[2].split() == ["globex-ar", "2", "UNKNOWN_MERCHANT"]
     assert "in CancelDeadLetterQueue: 5: " in bulk
 
 

@@ -7,14 +7,10 @@ import hashlib
 import hmac
 import http.client
 import json
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -31,7 +27,6 @@ from local.d24_sandbox import (
 # Spelled out rather than imported, so that a change to the sandbox's defaults shows here.
 LOGIN, PASSWORD, SECRET_KEY = "sandbox-login", "sandbox-pass", "sandbox-secret-key"
 USER_AGENT = "sandbox-tests/1.0"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def signature(body: bytes, secret_key: str = SECRET_KEY) -> str:
@@ -406,7 +401,7 @@ def test_every_request_is_recorded_with_exact_bytes_signature_validity_and_user_
     assert type(first.json()["cashout_id"]) is int
     assert (second.endpoint, second.signature_valid) == ("status", False)
     assert d24.received("status") == [second]
-    assert d24.requests == [first, second]
+    assert d24.received() == [first, second]
 
 
 def test_nothing_is_recorded_when_nothing_is_sent(d24: D24Sandbox) -> None:
@@ -729,41 +724,24 @@ def test_cleared_faults_do_not_fire(d24: D24Sandbox, session: requests.Session) 
     assert cancel(session, d24, 1001).status_code == 200
 
 
+def test_a_fault_until_cleared_fires_on_every_request_until_cleared(
+    d24: D24Sandbox, session: requests.Session
+) -> None:
+    # Given D24 down: every signed request answered 503 until the faults are cleared
+    d24.inject(Fault.status(503), endpoint="any", times=None)
+
+    # When it is asked four times, then once more after the faults are cleared
+    down = [cancel(session, d24, 1001).status_code for _ in range(3)]
+    down.append(status(session, d24, 1001).status_code)
+    d24.clear_faults()
+
+    # Then every request while down got the 503 and nothing was applied; then D24 is back
+    assert down == [503] * 4
+    assert d24.status_of(1001) == PENDING
+    assert cancel(session, d24, 1001).status_code == 200
+
+
 @pytest.mark.parametrize(("endpoint", "times"), [("create", 1), ("cancel", 0)])
 def test_inject_refuses_an_unknown_endpoint_or_no_times(endpoint: str, times: int) -> None:
     with pytest.raises(ValueError, match=r"endpoint|times"):
         D24Sandbox().inject(Fault.reset(), endpoint=endpoint, times=times)  # type: ignore[arg-type]
-
-
-# Standalone
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT stands for Ctrl-C on POSIX only")
-def test_standalone_run_prints_base_url_and_stops_on_ctrl_c(session: requests.Session) -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "local.d24_sandbox", "--port", "0"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            banner = [process.stdout.readline()]
-            while "Ctrl-C" not in banner[-1] and process.poll() is None:
-                banner.append(process.stdout.readline())
-            base_url = banner[0].split()[-1]
-            body = body_of(2003, "ext-2003")
-            headers = {"Content-Type": "application/json", "Payload-Signature": signature(body)}
-
-            response = session.post(
-                f"{base_url}/cashout/status", data=body, headers=headers, timeout=2
-            )
-            process.send_signal(signal.SIGINT)
-
-            assert process.wait(timeout=5) == 0
-            assert response.json()["rejection_code"] == "R01"
-            assert base_url.startswith("http://127.0.0.1:")
-            assert "sandbox-secret-key" in banner[1]
-            assert any("2003" in line and "Rejected" in line for line in banner)
-        finally:
-            process.kill()

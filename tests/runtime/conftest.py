@@ -19,7 +19,7 @@ import pytest
 from local.d24_sandbox import D24Sandbox
 from local.function import RESULTS_BUS, aws_client, moto_server
 from local.function_env import function_environment
-from local.lambda_environment import FUNCTION_ID, LocalLambda, function_config
+from local.lambda_runtime import FUNCTION_ID, LocalLambda, function_config
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_ID = "cashout-cancel/d24-runtime-tests"

@@ -11,7 +11,7 @@ import pytest
 from local.d24_sandbox import CANCELLED, D24Sandbox
 from local.events import load_event
 from local.lambda_context import ALIAS_ARN
-from local.lambda_environment import template_function
+from local.lambda_runtime import template_function
 from tests.runtime.conftest import StartFunction, task_root
 
 # Every test here runs the built artifact, built once per run.

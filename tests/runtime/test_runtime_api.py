@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from local.lambda_context import ALIAS_ARN, LambdaContext
-from local.lambda_environment import template_function
-from local.lambda_runtime import PREFIX, RuntimeApi
+from local.lambda_runtime import PREFIX, RuntimeApi, template_function
 
 
 @pytest.fixture
