@@ -24,8 +24,8 @@ class SecretsExtension:
     """`with SecretsExtension(client) as extension:` serves on 127.0.0.1; `environment` is what
     the function needs to reach it."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self, client: Any, ttl: float = TTL) -> None:
+        self.client, self.ttl = client, ttl  # ttl 0: nothing cached, as a new container's
         self.requests: list[str] = []  # the secret id of every request, answered or not
         self._cache: dict[str, tuple[bytes, float]] = {}
         self._failing: int | None = None  # 0: stall
@@ -71,7 +71,7 @@ class SecretsExtension:
             return 400, str(problem).encode()
         fields = {k: v for k, v in found.items() if k != "ResponseMetadata"}
         body = json.dumps(fields, default=str).encode()
-        self._cache[secret_id] = (body, time.monotonic() + TTL)
+        self._cache[secret_id] = (body, time.monotonic() + self.ttl)
         return 200, body
 
 

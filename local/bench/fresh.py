@@ -44,9 +44,11 @@ def floor() -> Serve:
 def handler(naive: bool = False) -> Serve:
     """The handler, or the naive one (local/bench/floor.py); tracing as the environment says."""
     if naive:
-        from local.bench.floor import lambda_handler
-    else:
-        from cashout_cancel.handler import lambda_handler
+        from local.bench.floor import lambda_handler as naive_handler
+
+        return _invoking(naive_handler)
+    from cashout_cancel.handler import lambda_handler
+
     return _invoking(lambda_handler)
 
 

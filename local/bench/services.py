@@ -88,7 +88,7 @@ def main() -> int:
     boto3.client("events", **aws).create_event_bus(Name=BUS)  # no rule: routing is not ours
     gc.freeze()  # the cashouts live as long as the process: full collections skip them
     address: dict[str, Any] = {"d24_base_url": d24.base_url, "aws_endpoint_url": endpoint}
-    address["extension_port"] = extension.port
+    address["extension_port"] = extension.environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]
     print(json.dumps(address | {"first_id": FIRST_ID}), flush=True)
     sys.stdin.read()
     moto.stop()
