@@ -167,7 +167,8 @@ def _resend(run: _Run, send: BatchCall, readable: dict[str, tuple[str, Replayabl
 
 def _describe(found: Replayable) -> str:
     request = found.request
-    return f"cashout {request.cashout_id} ({request.external_id}) from a {found.origin}"
+    account = f" of merchant account {found.merchant}" if found.merchant else ""
+    return f"cashout {request.cashout_id} ({request.external_id}){account} from a {found.origin}"
 
 
 def _release(run: _Run) -> None:

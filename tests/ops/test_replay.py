@@ -174,3 +174,19 @@ def test_limit_replays_at_most_that_many_and_leaves_the_rest_visible(
     assert len(report.replayed) == 2
     assert len(drain(cancels)) == 2
     assert len(drain(dead_letters)) == 3
+
+
+def test_a_dry_run_names_the_merchant_account_a_failed_request_belongs_to(
+    sqs: SQSClient, make_queue: Callable[[str], str]
+) -> None:
+    # Given a cancel message of a named account waiting in the dead-letter queue
+    dead_letters = make_queue("dead-letters")
+    body = {"cashout_id": 3001, "external_id": "ext-3001", "merchant": "acme-mx"}
+    sqs.send_message(QueueUrl=dead_letters, MessageBody=json.dumps(body))
+
+    # When the operator looks before replaying
+    report, out = _replay(sqs, dead_letters, None)
+
+    # Then the line says whose cancel it is, so that nothing is replayed to the wrong account
+    assert len(report.would_replay) == 1
+    assert "cashout 3001 (ext-3001) of merchant account acme-mx from a cancel message" in out
