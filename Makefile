@@ -105,7 +105,7 @@ api: demo-venv $(RUNTIME_BUILD)
 
 ## rehearse: D24 down fills both failure queues, then cashout-ops replay (with --endpoint-url) puts them back, against the local function
 rehearse: demo-venv
-	$(DEMO_BIN)/python -m local.rehearse
+	$(DEMO_BIN)/python -m local.bulk_demo
 
 ## bench: warm, cold-start, memory and bulk-throughput benchmark against floors and a naive handler (BENCH_ARGS=--quick)
 bench: venv

@@ -1,7 +1,9 @@
-"""The demo's bulk run (docs/contract.md sections 8-11, docs/local.md): an operator's file of
-cancels in every D24 state, in two merchant accounts and one with no secret, through
-`cashout-ops send` (its own code, in this process) and the queue, worked by the local SQS event
-source; tests/local/test_bulk_run.py holds it to the contract.
+"""Cancels through the local queues, `cashout-ops` (the operators' tool's own code, in this
+process, `--endpoint-url` at moto's server) and the local SQS event source (docs/local.md):
+`run_bulk`, the demo's bulk run (an operator's file in every D24 state, in two merchant accounts
+and one with no secret; docs/contract.md sections 8-11), and `rehearse`, `make rehearse` (`python
+-m local.bulk_demo`): the operators' replay of both failure queues after D24 was down
+(docs/runbook.md).
 """
 
 from __future__ import annotations
@@ -10,17 +12,22 @@ import contextlib
 import csv
 import io
 import json
+import sys
 import tempfile
 import threading
+import time
+import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from local.d24_sandbox import CANCELLED, COMPLETED, DELIVERED, ON_HOLD, PENDING, REJECTED
-from local.function import SECOND_ACCOUNT, LocalFunction, aws_client
-from local.lambda_context import LambdaContext
+from local.events import eventbridge_event
+from local.function import SECOND_ACCOUNT, LocalFunction, aws_client, local_function
+from local.lambda_context import ALIAS_ARN, LambdaContext, new_request_id
 from local.sqs_event_source import EventSourceMapping, EventSourceRun, SqsEventSource, messages_in
 
 # The event source as template.yaml's BulkCancels sets it by default...
@@ -53,6 +60,13 @@ INVALID_ROWS: tuple[tuple[str, str], ...] = (
     ("", "ext-no-cashout-id"),
     (str(FIRST_CASHOUT_ID), ""),  # a real cashout, but an empty external_id
 )
+
+# The rehearsal's (cashout id, account): the file's lines (2002 is cancelled already), then the
+# EventBridge events.
+REHEARSED_LINES = ((80001, None), (80002, None), (2002, None), (3001, SECOND_ACCOUNT))
+REHEARSED_EVENTS = ((80003, None), (3002, SECOND_ACCOUNT))
+RETRIES = 2  # template.yaml's EventInvokeConfig MaximumRetryAttempts
+OPS = ".venv-ops/bin/cashout-ops"
 
 
 @dataclass(frozen=True)
@@ -116,103 +130,99 @@ class BulkRun:
     in_flight_bound: int  # MaximumConcurrency x BULK_CONCURRENCY (docs/contract.md section 9)
 
 
+class Queues:
+    """CancelQueue and its CancelDeadLetterQueue (the local visibility timeout and receive count),
+    worked by the stand-in for BulkCancels, and `cashout-ops` pointed at them."""
+
+    def __init__(self, function: LocalFunction) -> None:
+        self.function, self.sqs = function, aws_client("sqs", function.endpoint)
+        self.dead_letters = self.sqs.create_queue(QueueName="CancelDeadLetterQueue")["QueueUrl"]
+        redrive = {"deadLetterTargetArn": arn(self.sqs, self.dead_letters)}
+        attributes = {
+            "VisibilityTimeout": str(VISIBILITY_TIMEOUT),
+            "RedrivePolicy": json.dumps(redrive | {"maxReceiveCount": MAX_RECEIVE_COUNT}),
+        }
+        self.url = self.sqs.create_queue(QueueName="CancelQueue", Attributes=attributes)["QueueUrl"]
+
+    def work(self, meanwhile: Callable[[], Any] = lambda: None) -> tuple[EventSourceRun, int]:
+        """The event source works the queue while `meanwhile` runs, then until it is empty: what
+        it did, and with how many execution environments. Each invocation is given the
+        visibility timeout, its answer passed on as JSON, as Lambda does."""
+
+        def environment(handler: Any) -> Any:
+            def invoke(event: dict[str, Any]) -> Any:
+                answer = handler(event, LambdaContext(remaining_ms=VISIBILITY_TIMEOUT * 1000))
+                return json.loads(json.dumps(answer))
+
+            return invoke
+
+        environments = [environment(h) for h in self.function.environments(MAXIMUM_CONCURRENCY)]
+        mapping = EventSourceMapping(self.url, BATCH_SIZE, MAXIMUM_CONCURRENCY)
+        source = SqsEventSource(self.sqs, mapping, environments)
+        # In-process, Powertools prints each invocation's EMF document to stdout, as in Lambda.
+        with contextlib.redirect_stdout(io.StringIO()):
+            source.start()
+            try:
+                meanwhile()
+            finally:
+                worked = source.drain(RUN_TIMEOUT)
+        return worked, source.environments
+
+    def ops(self, *args: str) -> tuple[int, str]:
+        """`cashout-ops <args> --endpoint-url <moto>`: its exit status and what it printed."""
+        from ops.cli import main
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            status = main([*args, "--endpoint-url", self.function.endpoint])
+        return status, out.getvalue()
+
+
+def write_file(path: Path, rows: Iterable[Sequence[str]]) -> str:
+    """An operator's file of cancels (cashout_id,external_id,merchant) at `path`."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("cashout_id", "external_id", "merchant"), *rows])
+    return str(path)
+
+
 def run_bulk(function: LocalFunction, cashouts: int = DEFAULT_CASHOUTS) -> BulkRun:
     """The whole bulk run against the local function's sandbox and moto."""
-    sandbox, sqs = function.sandbox, aws_client("sqs", function.endpoint)
-    plan = make_plan(cashouts)
+    sandbox, plan, queues = function.sandbox, make_plan(cashouts), Queues(function)
     for cashout_id, state in plan.states.items():
         if state is not None:
             code, reason = ("R01", "Invalid account") if state == REJECTED else (None, None)
             account = plan.accounts[cashout_id]
             sandbox.add_cashout(cashout_id, f"ext-{cashout_id}", state, code, reason, account)
-    url, dead_letter_url = bulk_queues(sqs)
-    tap = ResultsTap(function)
-    source = event_source(function, sqs, url)
-    # In-process, Powertools prints each invocation's EMF document to stdout, as in Lambda.
-    with contextlib.redirect_stdout(io.StringIO()):
-        source.start()
-        try:
-            exit_codes = _send(function, plan, url, sqs)
-        finally:
-            worked = source.drain(RUN_TIMEOUT)
+    tap, exit_codes = ResultsTap(function), []
+
+    def send() -> None:
+        """The operator's file through `cashout-ops send`: refused for its invalid lines, which
+        another producer sends raw; then the file without them, then five lines again."""
+        rows = plan.rows([*plan.states, *plan.unknown_account]) + plan.rows(plan.repeated)
+        invalid = [(*row, "") for row in INVALID_ROWS]
+        files = (rows[:20] + invalid + rows[20:], rows, plan.rows(plan.sent_again))
+        with tempfile.TemporaryDirectory(prefix="bulk-demo-") as folder:
+            for n, file_rows in enumerate(files):
+                path = write_file(Path(folder) / f"bulk-{n}.csv", file_rows)
+                exit_codes.append(queues.ops("send", path, "--queue-url", queues.url)[0])
+                if n == 0:
+                    bodies = map(invalid_body, INVALID_ROWS)
+                    entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
+                    queues.sqs.send_message_batch(QueueUrl=queues.url, Entries=entries)
+
+    worked, environments = queues.work(send)
     return BulkRun(
         plan=plan,
-        exit_codes=exit_codes,
+        exit_codes=tuple(exit_codes),
         worked=worked,
-        environments=source.environments,
+        environments=environments,
         results=tap.details(),
-        dead_letters=read_all(sqs, dead_letter_url),
-        queue_left=messages_in(sqs, url),
+        dead_letters=read_all(queues.sqs, queues.dead_letters),
+        queue_left=messages_in(queues.sqs, queues.url),
         asked=[(r.account, r.json()["cashout_id"]) for r in sandbox.received()],
         d24_peak=sandbox.in_flight_peak,
         in_flight_bound=MAXIMUM_CONCURRENCY * int(function.environment["BULK_CONCURRENCY"]),
     )
-
-
-def bulk_queues(sqs: Any) -> tuple[str, str]:
-    """CancelQueue and its CancelDeadLetterQueue, with the local visibility timeout and receive
-    count: their URLs."""
-    dead_letter_url = sqs.create_queue(QueueName="CancelDeadLetterQueue")["QueueUrl"]
-    redrive = {
-        "deadLetterTargetArn": arn(sqs, dead_letter_url),
-        "maxReceiveCount": MAX_RECEIVE_COUNT,
-    }
-    attributes = {
-        "VisibilityTimeout": str(VISIBILITY_TIMEOUT),
-        "RedrivePolicy": json.dumps(redrive),
-    }
-    return sqs.create_queue(QueueName="CancelQueue", Attributes=attributes)[
-        "QueueUrl"
-    ], dead_letter_url
-
-
-def event_source(function: LocalFunction, sqs: Any, queue_url: str) -> SqsEventSource:
-    """The stand-in for BulkCancels on `queue_url`: the function's execution environments, each
-    invocation given the visibility timeout, its answer passed on as JSON, as Lambda does."""
-
-    def environment(handler: Any) -> Any:
-        def invoke(event: dict[str, Any]) -> Any:
-            answer = handler(event, LambdaContext(remaining_ms=VISIBILITY_TIMEOUT * 1000))
-            return json.loads(json.dumps(answer))
-
-        return invoke
-
-    environments = [environment(h) for h in function.environments(MAXIMUM_CONCURRENCY)]
-    mapping = EventSourceMapping(queue_url, BATCH_SIZE, MAXIMUM_CONCURRENCY)
-    return SqsEventSource(sqs, mapping, environments)
-
-
-def cashout_ops(function: LocalFunction, *args: str) -> tuple[int, str]:
-    """`cashout-ops <args> --endpoint-url <moto>`, the operators' tool's own code in this process:
-    its exit status and what it printed."""
-    from ops.cli import main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        status = main([*args, "--endpoint-url", function.endpoint])
-    return status, out.getvalue()
-
-
-def _send(function: LocalFunction, plan: Plan, queue_url: str, sqs: Any) -> tuple[int, ...]:
-    """The operator's file through `cashout-ops send`: refused for its invalid lines, which another
-    producer sends raw; then the file without them, then five lines again."""
-    rows = plan.rows([*plan.states, *plan.unknown_account]) + plan.rows(plan.repeated)
-    invalid = [(*row, "") for row in INVALID_ROWS]
-    files = (rows[:20] + invalid + rows[20:], rows, plan.rows(plan.sent_again))
-    codes = []
-    with tempfile.TemporaryDirectory(prefix="bulk-demo-") as folder:
-        for n, file_rows in enumerate(files):
-            path = Path(folder) / f"bulk-{n}.csv"
-            with path.open("w", newline="", encoding="utf-8") as handle:
-                csv.writer(handle).writerows(
-                    [("cashout_id", "external_id", "merchant"), *file_rows]
-                )
-            codes.append(cashout_ops(function, "send", str(path), "--queue-url", queue_url)[0])
-            if n == 0:
-                bodies = [invalid_body(row) for row in INVALID_ROWS]
-                entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
-                sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    return tuple(codes)
 
 
 class ResultsTap:
@@ -221,10 +231,7 @@ class ResultsTap:
     hundreds makes each call slower, the function's publish among them)."""
 
     def __init__(self, function: LocalFunction) -> None:
-        events, self._sqs = (
-            aws_client("events", function.endpoint),
-            aws_client("sqs", function.endpoint),
-        )
+        events, self._sqs = (aws_client(name, function.endpoint) for name in ("events", "sqs"))
         self.url = self._sqs.create_queue(QueueName="results-tap")["QueueUrl"]
         bus = function.environment["RESULTS_EVENT_BUS"]
         pattern = {"source": ["cashout-cancel"], "detail-type": ["Cashout Cancel Completed"]}
@@ -308,3 +315,122 @@ def summary(run: BulkRun) -> list[str]:
         *by_account(run.results),
         f"  in CancelDeadLetterQueue: {len(run.dead_letters)}: {', '.join(run.dead_letters)}",
     ]
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What the rehearsal did and left behind."""
+
+    dead_lettered: int  # messages in CancelDeadLetterQueue while D24 was down
+    invocations: list[int]  # how many times each EventBridge event was invoked
+    failure_records: list[dict[str, Any]]  # what FailureQueue held while D24 was down
+    commands: list[tuple[str, int, str]]  # each cashout-ops command: its arguments, status, output
+    results: list[dict[str, Any]]  # the results published once the replayed cancels were worked
+    d24: dict[tuple[str | None, int], int | None]  # what D24 holds at the end, by account and id
+    left: dict[str, int]  # messages left in each queue at the end
+
+
+def rehearse(function: LocalFunction, folder: Path, out: TextIO = sys.stdout) -> Rehearsal:
+    """The whole rehearsal against the local function, each step told on `out`; the operator's
+    file is written in `folder`."""
+
+    def say(*lines: str) -> None:
+        print(*lines, sep="\n", file=out, flush=True)
+
+    def ops(*args: str) -> None:  # shown as the operator types it, then what it printed
+        status, printed = queues.ops(*args)
+        say(f"   $ {' '.join((OPS, *args, '--endpoint-url', function.endpoint))}")
+        say(*(f"     {line}" for line in printed.splitlines()), f"     (exit {status})")
+        commands.append((" ".join(args), status, printed))
+
+    sandbox, queues, commands = function.sandbox, Queues(function), []
+    lines, events = REHEARSED_LINES, REHEARSED_EVENTS
+    for cashout_id, account in lines + events:
+        if sandbox.status_of(cashout_id, account) is None:
+            sandbox.add_cashout(cashout_id, f"ext-{cashout_id}", account=account)
+    rows = [(str(i), f"ext-{i}", account or "") for i, account in lines]
+    file = write_file(folder / "cancels.csv", rows)
+    sqs, queue, dead_letters = queues.sqs, queues.url, queues.dead_letters
+    failures = sqs.create_queue(QueueName="FailureQueue")["QueueUrl"]
+    say("1. D24 goes down: every cancel answered 503, every status look-up reset")
+    sandbox.outage()
+
+    say(f"2. {len(rows)} cancels through CancelQueue (cashout-ops send), worked meanwhile")
+    worked, _ = queues.work(lambda: ops("send", file, "--queue-url", queue))
+    dead_lettered = messages_in(sqs, dead_letters)
+    say(f"   handed back {worked.handed_back} times; in CancelDeadLetterQueue: {dead_lettered}")
+
+    say(f"3. {len(events)} EventBridge cancels, invoked asynchronously ({RETRIES} retries each)")
+    invocations = [invoke_asynchronously(function, c, a, sqs, failures) for c, a in events]
+    peeked = sqs.receive_message(QueueUrl=failures, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    records = [json.loads(message["Body"]) for message in peeked.get("Messages", [])]
+    say(f"   invoked {invocations} times; FailureQueue: {len(records)} on-failure records, e.g.")
+    say("   " + json.dumps({k: records[0][k] for k in ("requestContext", "responseContext")}))
+
+    say("4. D24 comes back")
+    sandbox.clear_faults()
+    say("5. the operator looks, then replays both failure queues into CancelQueue")
+    for from_queue in (dead_letters, failures):
+        ops("replay", "--from-queue", from_queue, "--dry-run")
+    for from_queue in (dead_letters, failures):
+        ops("replay", "--from-queue", from_queue, "--to-queue", queue)
+
+    say("6. the event source works CancelQueue")
+    tap = ResultsTap(function)
+    worked, _ = queues.work()
+    results = tap.details()
+    d24 = {(a, c): sandbox.status_of(c, a) for c, a in lines + events}
+    names = {"CancelQueue": queue, "CancelDeadLetterQueue": dead_letters, "FailureQueue": failures}
+    left = {name: messages_in(sqs, url) for name, url in names.items()}
+    say(f"   {worked.deleted} messages done; results published, by account:", *by_account(results))
+    cancelled = sum(status == CANCELLED for status in d24.values())
+    say(f"   D24 holds {cancelled} of the {len(d24)} cashouts cancelled; messages left: {left}")
+    return Rehearsal(dead_lettered, invocations, records, commands, results, d24, left)
+
+
+def invoke_asynchronously(
+    function: LocalFunction, cashout_id: int, account: str | None, sqs: Any, failure_queue: str
+) -> int:
+    """Lambda's asynchronous Invoke: the event, retried while the function raises (deployed,
+    after about 1 and 2 minutes; here at once), then Lambda's on-failure record in
+    `failure_queue`. How many invocations it took."""
+    detail = {"cashout_id": cashout_id, "external_id": f"ext-{cashout_id}"}
+    event = eventbridge_event(detail | ({"merchant": account} if account else {}))
+    request_id = new_request_id()  # one for the event and its retries, as Lambda's
+    for attempt in range(1, RETRIES + 2):
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                function.handler(event, LambdaContext(request_id))
+            return attempt
+        except Exception as error:  # the function raised: Lambda retries
+            failure = error
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    invoked = {"requestId": request_id, "functionArn": ALIAS_ARN, "condition": "RetriesExhausted"}
+    answered = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    error = {"errorMessage": str(failure), "errorType": type(failure).__name__}
+    stack = traceback.format_tb(failure.__traceback__)
+    record = {
+        "version": "1.0",
+        "timestamp": now,
+        "requestContext": invoked | {"approximateInvokeCount": RETRIES + 1},
+        "requestPayload": event,
+        "responseContext": answered,
+        "responsePayload": error | {"requestId": request_id, "stackTrace": stack},
+    }
+    sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps(record))
+    return RETRIES + 1
+
+
+def main() -> int:
+    """`make rehearse`: 0 when every cancel ended cancelled and the failure queues are empty."""
+    started = time.monotonic()
+    # Quiet: the function's result lines (UPSTREAM_UNAVAILABLE) would bury the steps.
+    with local_function(log_level="CRITICAL") as function, tempfile.TemporaryDirectory() as d:
+        run = rehearse(function, Path(d))
+    done = all(status == CANCELLED for status in run.d24.values()) and not any(run.left.values())
+    print(f"{'rehearsed' if done else 'NOT AS EXPECTED'} in {time.monotonic() - started:.1f} s")
+    return 0 if done else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

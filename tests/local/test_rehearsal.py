@@ -1,4 +1,4 @@
-"""`make rehearse` (local/rehearse.py): D24 down fills both failure queues, the operators' own
+"""`make rehearse` (local/bulk_demo.py): D24 down fills both failure queues, the operators' own
 `cashout-ops replay` puts what they hold back in the cancel queue, and every cancel then ends
 cancelled at D24, in its own account."""
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from local.bulk_demo import REHEARSED_EVENTS, REHEARSED_LINES, rehearse
 from local.d24_sandbox import CANCELLED
 from local.function import local_function
 from local.lambda_context import ALIAS_ARN
-from local.rehearse import EVENTS, FILE_LINES, rehearse
 
 LAMBDA_RECORD_KEYS = {
     "version",
@@ -37,11 +37,11 @@ def test_a_replay_once_d24_is_back_cancels_everything_both_failure_queues_held(
 
     # Then while D24 was down every message reached the dead-letter queue, and every event was
     # invoked three times, then left Lambda's on-failure record in the failure queue
-    assert run.dead_lettered == len(FILE_LINES)
-    assert run.invocations == [3] * len(EVENTS)
+    assert run.dead_lettered == len(REHEARSED_LINES)
+    assert run.invocations == [3] * len(REHEARSED_EVENTS)
     records = {r["requestPayload"]["detail"]["cashout_id"]: r for r in run.failure_records}
-    assert sorted(records) == sorted(cashout_id for cashout_id, _ in EVENTS)
-    for cashout_id, account in EVENTS:
+    assert sorted(records) == sorted(cashout_id for cashout_id, _ in REHEARSED_EVENTS)
+    for cashout_id, account in REHEARSED_EVENTS:
         record = records[cashout_id]
         assert set(record) == LAMBDA_RECORD_KEYS
         assert record["requestContext"]["condition"] == "RetriesExhausted"
@@ -57,19 +57,20 @@ def test_a_replay_once_d24_is_back_cancels_everything_both_failure_queues_held(
     assert statuses == [("send", 0)] + [("replay", 0)] * 4
     printed = [output for _, _, output in run.commands[1:]]
     listed = [sum(line.startswith("would ") for line in text.splitlines()) for text in printed[:2]]
-    assert listed == [len(FILE_LINES), len(EVENTS)]
-    assert f"summary: {len(FILE_LINES)} replayed, 0 skipped" in printed[2]
-    assert f"summary: {len(EVENTS)} replayed, 0 skipped" in printed[3]
+    assert listed == [len(REHEARSED_LINES), len(REHEARSED_EVENTS)]
+    assert f"summary: {len(REHEARSED_LINES)} replayed, 0 skipped" in printed[2]
+    assert f"summary: {len(REHEARSED_EVENTS)} replayed, 0 skipped" in printed[3]
     # And once worked, each cancel has one result in its own account, CANCELLED (2002 was
     # cancelled before the outage: ALREADY_CANCELLED), D24 holds each cancelled, no queue holds
     # anything
     got = sorted((str(r.get("merchant")), r["cashout_id"], r["outcome"]) for r in run.results)
     assert got == sorted(
         (str(account), cashout_id, "ALREADY_CANCELLED" if cashout_id == 2002 else "CANCELLED")
-        for cashout_id, account in FILE_LINES + EVENTS
+        for cashout_id, account in REHEARSED_LINES + REHEARSED_EVENTS
     )
     assert run.d24 == {
-        (account, cashout_id): CANCELLED for cashout_id, account in FILE_LINES + EVENTS
+        (account, cashout_id): CANCELLED
+        for cashout_id, account in REHEARSED_LINES + REHEARSED_EVENTS
     }
     assert run.left == {"CancelQueue": 0, "CancelDeadLetterQueue": 0, "FailureQueue": 0}
     assert "D24 holds 6 of the 6 cashouts cancelled" in out.getvalue()

@@ -101,8 +101,8 @@ def test_every_other_make_target_it_names_is_one_make_runs() -> None:
     }
 
     assert lines == {"make rehearse"}  # tests/local/test_rehearsal.py runs it
-    command, _ = make_command("make rehearse", "local.rehearse")
-    assert command[1:] == ["-m", "local.rehearse"]
+    command, _ = make_command("make rehearse", "local.bulk_demo")
+    assert command[1:] == ["-m", "local.bulk_demo"]
 
 
 @pytest.mark.slow
