@@ -354,7 +354,8 @@ class D24Sandbox:
         self.latency = _non_negative(latency)
         self._lock = threading.Lock()
         self._accounts: dict[str | None, _Account] = {}  # None: the constructor's account
-        self._faults: list[tuple[Fault, FaultTarget, bool]] = []  # fault, target, until cleared
+        # fault, endpoint, until cleared, the added account whose requests it is for (None: any)
+        self._faults: list[tuple[Fault, FaultTarget, bool, str | None]] = []
         self._received: list[Received] = []
         self._played: list[tuple[Endpoint, Fault]] = []
         self._in_flight = self._in_flight_peak = 0
@@ -505,15 +506,21 @@ class D24Sandbox:
         with self._lock:
             return [f for e, f in self._played if endpoint in (None, e)]
 
-    def inject(self, fault: Fault, endpoint: FaultTarget = "cancel", times: int | None = 1) -> None:
-        """Queue `fault` for the next `times` signed requests to `endpoint` (or "any"); None:
-        every one until `clear_faults` (D24 down)."""
+    def inject(
+        self,
+        fault: Fault,
+        endpoint: FaultTarget = "cancel",
+        times: int | None = 1,
+        account: str | None = None,
+    ) -> None:
+        """Queue `fault` for the next `times` signed requests to `endpoint` (or "any"), of an
+        added `account` only or of any; `times` None: every one until `clear_faults` (D24 down)."""
         if endpoint not in ("cancel", "status", "any"):
             raise ValueError(f"endpoint must be 'cancel', 'status' or 'any', got {endpoint!r}")
         if times is not None and times < 1:
             raise ValueError(f"times must be >= 1, got {times}")
         with self._lock:
-            self._faults.extend([(fault, endpoint, times is None)] * (times or 1))
+            self._faults.extend([(fault, endpoint, times is None, account)] * (times or 1))
 
     def outage(self) -> None:
         """D24 down until `clear_faults`: every cancel answered 503, every status look-up reset."""
@@ -550,10 +557,10 @@ class D24Sandbox:
             self._received.append(record)
         return record
 
-    def _take_fault(self, endpoint: Endpoint) -> Fault | None:
+    def _take_fault(self, endpoint: Endpoint, account: str | None) -> Fault | None:
         with self._lock:
-            for index, (fault, target, until_cleared) in enumerate(self._faults):
-                if target in (endpoint, "any"):
+            for index, (fault, target, until_cleared, for_account) in enumerate(self._faults):
+                if target in (endpoint, "any") and for_account in (None, account):
                     if not until_cleared:
                         del self._faults[index]
                     self._played.append((endpoint, fault))
@@ -649,7 +656,7 @@ class _Handler(LoopbackHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE
 
     def _serve(self, endpoint: Endpoint, body: bytes, account: str | None) -> None:
-        fault = self._sandbox._take_fault(endpoint) or _NO_FAULT
+        fault = self._sandbox._take_fault(endpoint, account) or _NO_FAULT
         answer = self._prepare(fault, endpoint, body, account)
         if answer is None:
             return

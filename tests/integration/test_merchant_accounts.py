@@ -467,6 +467,34 @@ def test_a_mixed_batch_answers_each_account_as_its_own_state_says(
     assert reads == {"rotated": 1, "fine": 0}
 
 
+def test_a_429_to_one_account_holds_back_none_of_another_accounts_cancels(
+    merchants: Merchants, results: ResultsTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two cancels at a time, and D24 throttling acme-mx (Retry-After: 2) on the first
+    # cancel it gets from it; D24 throttles a merchant account, not the deployment
+    monkeypatch.setenv("BULK_CONCURRENCY", "2")
+    merchants.add(ACME)
+    merchants.add(GLOBEX)
+    merchants.d24.inject(Fault.status(429, headers={"Retry-After": "2"}), account=ACME)
+    acme = [fields(c, external_id(ACME, c), ACME) for c in (3001, 3002, 3003)]
+    globex = [fields(c, external_id(GLOBEX, c), GLOBEX) for c in range(3001, 3007)]
+
+    # When one batch holds both accounts' cancels, acme-mx's first
+    failed = invoke_batch(sqs_event(acme[0], *globex, *acme[1:]))
+
+    # Then globex-co's cancels went on while acme-mx waited; acme-mx's waited; all cancelled
+    told_to_wait = merchants.d24.received()[0]
+    assert told_to_wait.account == ACME
+    at = {m: [r.at - told_to_wait.at for r in merchants.d24.received()[1:] if r.account == m]
+          for m in (ACME, GLOBEX)}  # fmt: skip
+    assert len(at[GLOBEX]) == 6
+    assert max(at[GLOBEX]) < 1.0, "another account's cancels waited for acme-mx's Retry-After"
+    assert min(at[ACME]) >= 2.0 - 0.02
+    assert failed == []
+    assert {d["outcome"] for d in results.details()} == {"CANCELLED"}
+    assert len(results.details()) == 9
+
+
 def test_a_concurrent_first_use_of_one_account_reads_its_secret_once(
     merchants: Merchants, results: ResultsTap
 ) -> None:
