@@ -1,11 +1,6 @@
-"""The one Lambda context object of the local tools and the tests (in-process runs only; through
-the local Runtime API, `make lambda-invoke`, awslambdaric builds the real one).
-
-It has the fields the function and Powertools read, shaped as the template deploys the function,
-and a countdown in real time. Standard library only and cheap to import: the benchmark's
-cold-start child imports it before its clock starts, so it avoids `uuid` (which imports
-`platform`) and `dataclasses` (which imports `inspect`).
-"""
+"""The one Lambda context of the local tools and tests, for in-process runs (awslambdaric builds
+the real one). The benchmark's cold-start child imports it before its clock starts: standard
+library only, and not `uuid` or `dataclasses`, which import `platform` and `inspect`."""
 
 from __future__ import annotations
 
@@ -17,8 +12,7 @@ FUNCTION_NAME = "cashout-cancel"
 TIMEOUT_MS = 20_000
 MEMORY_MB = 512
 REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-ALIAS_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_NAME}:live"
+ALIAS_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION_NAME}:live"
 
 
 def new_request_id() -> str:
@@ -49,6 +43,3 @@ class LambdaContext:
         """Milliseconds left before Lambda would stop this invocation."""
         elapsed_ms = (time.monotonic() - self._started) * 1000
         return max(0, int(self.remaining_ms - elapsed_ms))
-
-    def __repr__(self) -> str:
-        return f"LambdaContext({self.aws_request_id!r}, remaining_ms={self.remaining_ms})"
