@@ -1,7 +1,6 @@
 """The function and what it calls, on this machine: a D24 sandbox with two merchant accounts, moto's
-server on a loopback port (not `mock_aws()`: a runtime process must reach it over a socket, as
-Lambda reaches AWS), the secrets extension's stand-in, and the handler, in this process or the
-built artifact under awslambdaric (local/lambda_runtime.py)."""
+server on a socket (a runtime process must reach it: `mock_aws()` patches this process only), the
+secrets extension's stand-in, and the handler: in this process or the artifact in awslambdaric."""
 
 from __future__ import annotations
 
@@ -26,8 +25,7 @@ from local.secrets_extension import SecretsExtension
 
 SECRET_ID = "cashout-cancel/d24"
 RESULTS_BUS = "cashout-cancel-results"
-# A second D24 merchant account (docs/contract.md section 11), its secret under the prefix, with
-# pending cashouts of its own: the sample events that name it cancel them.
+# A second merchant account (docs/contract.md section 11): the sample events naming it cancel these.
 MERCHANT_SECRET_PREFIX = "cashout-cancel/merchants/"
 SECOND_ACCOUNT = "acme-mx"
 SECOND_ACCOUNT_CASHOUTS = range(3001, 3011)
@@ -42,12 +40,8 @@ class LocalFunction:
     handler: Handler
     sandbox: D24Sandbox
     environment: dict[str, str]
+    endpoint: str  # the local AWS (moto's server)
     another_environment: Callable[[], Handler] | None  # through the runtime: one more process
-
-    @property
-    def endpoint(self) -> str:
-        """The local AWS endpoint (moto's server)."""
-        return self.environment["AWS_ENDPOINT_URL"]
 
     def environments(self, count: int) -> list[Handler]:
         """Execution environments to invoke at once, each runs one invocation at a time: in-process
@@ -55,9 +49,7 @@ class LocalFunction:
         if self.another_environment is None:
             return [self.handler]
         handlers = [self.handler, *(self.another_environment() for _ in range(count - 1))]
-        for handler in handlers:
-            # Messages stay invisible for far less time locally than deployed: an init inside a
-            # batch's time could let its messages come back while worked.
+        for handler in handlers:  # init first: one inside a batch's visibility could requeue it
             handler({}, LambdaContext())  # an invocation the function refuses
         return handlers
 
@@ -77,14 +69,9 @@ def aws_client(service: str, endpoint: str) -> Any:
     """A boto3 client for `service` on the local AWS at `endpoint`, with dummy credentials."""
     import boto3
 
-    make: Any = boto3.client  # the stubs type only literal service names
-    return make(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client: Any = boto3.client  # the stubs type only literal service names
+    credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    return client(service, endpoint_url=endpoint, region_name=REGION, **credentials)
 
 
 @contextlib.contextmanager
@@ -162,7 +149,7 @@ def local_function(
             handler = another()
         else:
             from cashout_cancel.handler import lambda_handler as handler
-        yield LocalFunction(handler, sandbox, environment, another)
+        yield LocalFunction(handler, sandbox, environment, endpoint, another)
 
 
 def _lambda(stack: contextlib.ExitStack, config: Any, verbose: bool) -> Handler:

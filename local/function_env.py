@@ -32,9 +32,8 @@ def function_environment(
     aws_endpoint_url: str,
     log_level: str = "INFO",
 ) -> dict[str, str]:
-    """The function's variables against the given services. The caller's own settings
-    (`D24_TIMEOUT_SECONDS=1 make api`) win over the template's, so a bad one is refused as
-    deployed. No tracing (no X-Ray daemon); dummy credentials: nothing can reach a real account."""
+    """The function's variables against the given services. The caller's settings win over the
+    template's, so a bad one is refused as deployed. No tracing; dummy credentials only."""
     from cashout_cancel.settings import ENV_NAMES  # here: the cold-start child must not load it
 
     caller = {name: os.environ[name] for name in ENV_NAMES if name in os.environ}

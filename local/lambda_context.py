@@ -10,7 +10,6 @@ import time
 # As template.yaml deploys the function (Timeout 20, MemorySize 512, invoked through `live`).
 FUNCTION_NAME = "cashout-cancel"
 TIMEOUT_MS = 20_000
-MEMORY_MB = 512
 REGION = "us-east-1"
 ALIAS_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION_NAME}:live"
 
@@ -28,18 +27,13 @@ class LambdaContext:
     """Lambda's context for one invocation: `remaining_ms` counts down from its creation."""
 
     function_name = FUNCTION_NAME
-    function_version = "$LATEST"
-    memory_limit_in_mb = MEMORY_MB
+    memory_limit_in_mb = 512
     invoked_function_arn = ALIAS_ARN
-    log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
-    log_stream_name = "local"
 
     def __init__(self, aws_request_id: str | None = None, remaining_ms: float = TIMEOUT_MS) -> None:
         self.aws_request_id = aws_request_id or new_request_id()
-        self.remaining_ms = remaining_ms
-        self._started = time.monotonic()
+        self._deadline = time.monotonic() + remaining_ms / 1000
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before Lambda would stop this invocation."""
-        elapsed_ms = (time.monotonic() - self._started) * 1000
-        return max(0, int(self.remaining_ms - elapsed_ms))
+        return max(0, int((self._deadline - time.monotonic()) * 1000))

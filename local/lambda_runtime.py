@@ -4,6 +4,7 @@ Lambda's rules (Sandbox.Timedout, Runtime.ExitError, init errors)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Self, TextIO, cast
+from typing import Any, Literal, TextIO, cast
 
 from local.lambda_context import ALIAS_ARN, FUNCTION_NAME, REGION, new_request_id
 from local.loopback import LoopbackHandler, LoopbackHTTPServer
@@ -29,16 +30,19 @@ DEFAULT_BUILD_DIR = Path(__file__).resolve().parent.parent / ".aws-sam" / "local
 Kind = Literal["response", "error", "timeout", "init_error", "exit"]
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What Lambda's Invoke reports for one invocation, with the times the Runtime API saw."""
+@dataclass
+class Invocation:
+    """One event offered to the runtime and, once it ended, what Lambda's Invoke reports."""
 
     request_id: str
-    kind: Kind  # response, or how it failed
-    payload: Any  # the function's response, or the error object {"errorType", "errorMessage"...}
-    deadline_ms: int | None = None  # Lambda-Runtime-Deadline-Ms as handed out (epoch ms)
-    handed_out_at: float | None = None  # epoch seconds; None: never handed out
-    answered_at: float = field(default_factory=time.time)
+    body: bytes
+    timeout_seconds: float
+    offered_at: float = field(default_factory=time.time)  # epoch seconds, as the times below
+    handed_out_at: float | None = None  # None: not handed out (yet)
+    deadline_ms: int | None = None  # Lambda-Runtime-Deadline-Ms: the timeout after the hand-out
+    kind: Kind | None = None  # once it ended: response, or how it failed
+    payload: Any = None  # the function's response, or the error object {"errorType", ...}
+    answered_at: float = 0.0
 
     @property
     def error_type(self) -> str | None:
@@ -53,16 +57,6 @@ class Answer:
         if self.handed_out_at is None:
             return None
         return (self.answered_at - self.handed_out_at) * 1000
-
-
-@dataclass
-class _Invocation:
-    request_id: str
-    body: bytes
-    timeout_seconds: float
-    offered_at: float = field(default_factory=time.time)
-    handed_out_at: float | None = None  # epoch seconds; None: offered, not handed out yet
-    deadline_ms: int | None = None  # the timeout after the hand-out
 
     def overdue(self) -> str | None:
         """Why Lambda stops it now (its init, or the invocation, timed out); None: it does not."""
@@ -85,8 +79,8 @@ class RuntimeApi(LoopbackHTTPServer):
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._invocation: _Invocation | None = None  # offered and not answered yet
-        self._answers: dict[str, Answer] = {}
+        self._invocation: Invocation | None = None  # offered and not answered yet
+        self._answers: dict[str, Invocation] = {}
         self._closing = False
         self.calls: list[str] = []  # every call the runtime made, e.g. "next", "init/error"
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -102,7 +96,7 @@ class RuntimeApi(LoopbackHTTPServer):
 
     def offer(self, body: bytes, timeout_seconds: float) -> str:
         """Queue one event for the runtime's next `next`; returns its request id."""
-        invocation = _Invocation(new_request_id(), body, timeout_seconds)
+        invocation = Invocation(new_request_id(), body, timeout_seconds)
         with self._changed:
             if self._invocation is not None:
                 raise RuntimeError("one invocation at a time")
@@ -110,7 +104,7 @@ class RuntimeApi(LoopbackHTTPServer):
             self._changed.notify_all()
         return invocation.request_id
 
-    def wait_answer(self, request_id: str, seconds: float) -> Answer | None:
+    def wait_answer(self, request_id: str, seconds: float) -> Invocation | None:
         """The invocation's answer, waiting up to `seconds` for it; None if there is none yet."""
         with self._changed:
             self._changed.wait_for(lambda: request_id in self._answers, timeout=seconds)
@@ -122,7 +116,7 @@ class RuntimeApi(LoopbackHTTPServer):
             current = self._current(request_id)
             return None if current is None else current.overdue()
 
-    def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Answer:
+    def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Invocation:
         """End the invocation as Lambda reports an environment's failure (timeout, exit)."""
         with self._changed:
             if request_id in self._answers:  # the runtime's answer came first, after all
@@ -130,7 +124,7 @@ class RuntimeApi(LoopbackHTTPServer):
             message = f"RequestId: {request_id} Error: {error}"
             return self._record(kind, {"errorType": error_type, "errorMessage": message})
 
-    def next_invocation(self) -> _Invocation | None:
+    def next_invocation(self) -> Invocation | None:
         """Block until an event is offered; hand it out. None when closing."""
         with self._changed:
             self.calls.append("next")
@@ -143,8 +137,7 @@ class RuntimeApi(LoopbackHTTPServer):
             return invocation
 
     def runtime_answer(self, request_id: str, kind: Kind, body: bytes) -> bool:
-        """Record a response or error posted for the invocation; False for an unknown id or
-        one past its deadline (Lambda has already timed it out)."""
+        """Record a response or error posted for the invocation; False if unknown or overdue."""
         with self._changed:
             self.calls.append(kind)
             current = self._current(request_id)
@@ -154,31 +147,29 @@ class RuntimeApi(LoopbackHTTPServer):
             return True
 
     def init_error(self, body: bytes, call: str) -> None:
-        """The environment could not get ready (the handler did not load, or a SnapStart hook
-        raised): the waiting invocation fails with the error the runtime posted."""
+        """The handler did not load, or a SnapStart hook raised: the waiting invocation fails."""
         with self._changed:
             self.calls.append(call)
             if self._invocation is not None:
                 self._record("init_error", _decode(body))
 
-    def _current(self, request_id: str) -> _Invocation | None:
+    def _current(self, request_id: str) -> Invocation | None:
         if self._invocation is not None and self._invocation.request_id == request_id:
             return self._invocation
         return None
 
-    def _waiting(self) -> _Invocation | None:
+    def _waiting(self) -> Invocation | None:
         invocation = self._invocation
         return invocation if invocation is not None and invocation.handed_out_at is None else None
 
-    def _record(self, kind: Kind, payload: Any) -> Answer:
+    def _record(self, kind: Kind, payload: Any) -> Invocation:
         """End the current invocation with this answer."""
-        invocation, self._invocation = cast(_Invocation, self._invocation), None
-        answer = Answer(
-            invocation.request_id, kind, payload, invocation.deadline_ms, invocation.handed_out_at
-        )
-        self._answers[invocation.request_id] = answer
+        invocation, self._invocation = cast(Invocation, self._invocation), None
+        invocation.kind, invocation.payload = kind, payload
+        invocation.answered_at = time.time()
+        self._answers[invocation.request_id] = invocation
         self._changed.notify_all()
-        return answer
+        return invocation
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet when a runtime process ended mid-request (SIGKILL at a timeout): expected."""
@@ -195,8 +186,7 @@ class _Handler(LoopbackHandler):
             if invocation is None:
                 self._send(503, {"errorType": "Runtime.Shutdown", "errorMessage": "closing"})
                 return
-            # Lambda hands the runtime a sampled-or-not root and the parent segment of its own
-            # invocation, which the X-Ray SDK needs to attach subsegments.
+            # A root and the parent segment: the X-Ray SDK needs both to attach subsegments.
             trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
             headers = {
                 "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
@@ -204,11 +194,11 @@ class _Handler(LoopbackHandler):
                 "Lambda-Runtime-Invoked-Function-Arn": ALIAS_ARN,
                 "Lambda-Runtime-Trace-Id": f"{trace}Parent={secrets.token_hex(8)};Sampled=0",
             }
-            self._send(200, invocation.body, headers)
+            self.send(200, invocation.body, headers.items())
         elif self.path == f"{PREFIX}/restore/next":
             # SnapStart's snapshot point: nothing is snapshotted locally, the restore follows.
             self.server.calls.append("restore/next")
-            self._send(200, b"")
+            self.send(200, b"")
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
 
@@ -227,9 +217,8 @@ class _Handler(LoopbackHandler):
             return
         self._send(202, {"status": "OK"})
 
-    def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send(status, body, (headers or {}).items())
+    def _send(self, status: int, payload: dict[str, str]) -> None:
+        self.send(status, json.dumps(payload).encode())
 
 
 @dataclass(frozen=True)
@@ -246,7 +235,7 @@ class FunctionConfig:
     snap_start: bool  # run the SnapStart init flow (hooks and /runtime/restore/next)
 
 
-class LocalLambda:
+class LocalLambda(contextlib.AbstractContextManager["LocalLambda"]):
     """One execution environment: `with LocalLambda(config) as function: function.invoke(event)`.
     The runtime's output and Lambda's START/END/REPORT lines go to `log` and are kept in `logs`."""
 
@@ -258,14 +247,11 @@ class LocalLambda:
         self._process: subprocess.Popen[bytes] | None = None
         self.processes_started = 0
 
-    def __enter__(self) -> Self:
-        return self
-
     def __exit__(self, *exc_info: object) -> None:
         self._end_process()
         self.api.close()
 
-    def invoke(self, event: Any, timeout_seconds: float | None = None) -> Answer:
+    def invoke(self, event: Any, timeout_seconds: float | None = None) -> Invocation:
         """Run one event as Lambda's synchronous Invoke would, and return what it reports."""
         timeout = self.config.timeout_seconds if timeout_seconds is None else timeout_seconds
         with self._invoke_lock:
@@ -287,7 +273,7 @@ class LocalLambda:
             self._emit("\t".join(fields))
             return answer
 
-    def _await(self, request_id: str) -> Answer:
+    def _await(self, request_id: str) -> Invocation:
         """The runtime's answer, or the failure Lambda reports instead."""
         api, process = self.api, cast(subprocess.Popen[bytes], self._process)
         while True:
@@ -372,8 +358,7 @@ def template_properties() -> dict[str, Any]:
 
 
 def function_config(build_dir: Path | None, environment: Mapping[str, str]) -> FunctionConfig:
-    """How Lambda would run the build in `build_dir` (default: make's) as the template deploys it,
-    on the interpreter the build was made for."""
+    """How Lambda runs the build in `build_dir` (default: make's) as the template deploys it."""
     build_dir = (build_dir or DEFAULT_BUILD_DIR).resolve()  # the runtime runs in the task root
     marker = build_dir / "python"
     if not marker.is_file():
@@ -398,7 +383,7 @@ def function_config(build_dir: Path | None, environment: Mapping[str, str]) -> F
 class FunctionError(Exception):
     """An invocation Lambda reports as failed (X-Amz-Function-Error: Unhandled)."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Invocation) -> None:
         self.error_type = answer.error_type
         message = answer.payload.get("errorMessage") if isinstance(answer.payload, dict) else None
         super().__init__(f"{self.error_type}: {message}")
@@ -406,8 +391,7 @@ class FunctionError(Exception):
 
 @dataclass(frozen=True)
 class RuntimeHandler:
-    """`lambda_handler(event, context)` run by the artifact within the context's remaining time
-    (awslambdaric builds the function's own context)."""
+    """`lambda_handler(event, context)` run by the artifact within the context's remaining time."""
 
     function: LocalLambda
 
