@@ -1,11 +1,6 @@
 """The function and what it calls, on this machine: a D24 sandbox with two merchant accounts, moto's
-server (Secrets Manager, EventBridge, SQS) on a loopback port, a stand-in for the secrets
-extension, the function's environment (local/function_env.py), and its handler: `lambda_handler`
-in this process, or the built artifact under awslambdaric (local/lambda_runtime.py).
-
-moto's server rather than `mock_aws()`: the function's own boto3 clients sign real requests and
-send them over a socket to AWS_ENDPOINT_URL, as in Lambda, and a runtime process can reach it.
-"""
+server on a socket (a runtime process must reach it: `mock_aws()` patches this process only), the
+secrets extension's stand-in, and the handler: in this process or the artifact in awslambdaric."""
 
 from __future__ import annotations
 
@@ -18,6 +13,7 @@ import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -29,8 +25,7 @@ from local.secrets_extension import SecretsExtension
 
 SECRET_ID = "cashout-cancel/d24"
 RESULTS_BUS = "cashout-cancel-results"
-# A second D24 merchant account (docs/contract.md section 11), its secret under the prefix, with
-# pending cashouts of its own: the sample events that name it cancel them.
+# A second merchant account (docs/contract.md section 11): the sample events naming it cancel these.
 MERCHANT_SECRET_PREFIX = "cashout-cancel/merchants/"
 SECOND_ACCOUNT = "acme-mx"
 SECOND_ACCOUNT_CASHOUTS = range(3001, 3011)
@@ -45,29 +40,17 @@ class LocalFunction:
     handler: Handler
     sandbox: D24Sandbox
     environment: dict[str, str]
-    stack: contextlib.ExitStack
-    verbose: bool = False
-
-    @property
-    def endpoint(self) -> str:
-        """The local AWS endpoint (moto's server)."""
-        return self.environment["AWS_ENDPOINT_URL"]
+    endpoint: str  # the local AWS (moto's server)
+    another_environment: Callable[[], Handler] | None  # through the runtime: one more process
 
     def environments(self, count: int) -> list[Handler]:
-        """Execution environments to invoke at once: in-process only this one (an environment
-        runs one invocation at a time); through the runtime, `count` runtime processes, each
-        through its init (an invocation the function refuses) before it gets any work."""
-        function = getattr(self.handler, "function", None)
-        if function is None:
+        """Execution environments to invoke at once, each runs one invocation at a time: in-process
+        only this one; through the runtime, `count` processes, each already through its init."""
+        if self.another_environment is None:
             return [self.handler]
-        from local.lambda_runtime import RuntimeHandler
-
-        more = [_lambda(self.stack, function.config, self.verbose) for _ in range(count - 1)]
-        handlers: list[Handler] = [self.handler, *(RuntimeHandler(f) for f in more)]
-        for handler in handlers:
-            # A received message stays invisible for far less time locally than deployed: an
-            # init inside a batch's time could let its messages come back while worked.
-            handler({}, LambdaContext())
+        handlers = [self.handler, *(self.another_environment() for _ in range(count - 1))]
+        for handler in handlers:  # init first: one inside a batch's visibility could requeue it
+            handler({}, LambdaContext())  # an invocation the function refuses
         return handlers
 
 
@@ -86,14 +69,9 @@ def aws_client(service: str, endpoint: str) -> Any:
     """A boto3 client for `service` on the local AWS at `endpoint`, with dummy credentials."""
     import boto3
 
-    make: Any = boto3.client  # the stubs type only literal service names
-    return make(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client: Any = boto3.client  # the stubs type only literal service names
+    credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    return client(service, endpoint_url=endpoint, region_name=REGION, **credentials)
 
 
 @contextlib.contextmanager
@@ -123,13 +101,9 @@ def local_function(
     build_dir: Path | None = None,
     log_level: str | None = None,
 ) -> Iterator[LocalFunction]:
-    """The function against a new D24 sandbox, moto's server holding both accounts' secrets and
-    the results bus, and the secrets extension's stand-in it reads the secrets through.
-
-    This process's environment is the function's until the block ends: in-process, the handler
-    reads it. runtime "lambda": the handler is the build in `build_dir` (`make lambda-build`) in
-    a runtime process of its own, through a local Runtime API.
-    """
+    """The function against a new D24 sandbox, moto's server (both accounts' secrets, the results
+    bus) and the secrets extension's stand-in. This process's environment is the function's until
+    the block ends; runtime "lambda" runs the build in `build_dir` (`make lambda-build`)."""
     with contextlib.ExitStack() as stack:
         sandbox = stack.enter_context(D24Sandbox())
         endpoint = stack.enter_context(moto_server())
@@ -167,19 +141,20 @@ def local_function(
         container.reset()
         stack.callback(container.reset)
         handler: Handler
+        another: Callable[[], Handler] | None = None
         if runtime == "lambda":
-            from local.lambda_runtime import RuntimeHandler, function_config
+            from local.lambda_runtime import function_config
 
-            config = function_config(build_dir, environment=environment)
-            handler = RuntimeHandler(_lambda(stack, config, verbose))
+            another = partial(_lambda, stack, function_config(build_dir, environment), verbose)
+            handler = another()
         else:
             from cashout_cancel.handler import lambda_handler as handler
-        yield LocalFunction(handler, sandbox, environment, stack, verbose)
+        yield LocalFunction(handler, sandbox, environment, endpoint, another)
 
 
-def _lambda(stack: contextlib.ExitStack, config: Any, verbose: bool) -> Any:
-    """One execution environment of the artifact, ended with `stack`; its output to stderr when
-    verbose."""
-    from local.lambda_runtime import LocalLambda
+def _lambda(stack: contextlib.ExitStack, config: Any, verbose: bool) -> Handler:
+    """One execution environment of the artifact, ended with `stack`."""
+    from local.lambda_runtime import LocalLambda, RuntimeHandler
 
-    return stack.enter_context(LocalLambda(config, log=sys.stderr if verbose else None))
+    function = LocalLambda(config, log=sys.stderr if verbose else None)
+    return RuntimeHandler(stack.enter_context(function))

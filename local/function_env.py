@@ -1,6 +1,5 @@
-"""The function's environment in every local run (make demo, invoke, api, lambda-invoke), built one
-way: template.yaml's values, then the caller's own settings, then the local services. A test holds
-FUNCTION_ENV equal to the template. Cheap to import: the bench imports it."""
+"""The function's environment in every local run, built one way: template.yaml's values (a test
+holds FUNCTION_ENV equal to them), then the caller's own settings, then the local services."""
 
 from __future__ import annotations
 
@@ -22,13 +21,6 @@ FUNCTION_ENV: dict[str, str] = {
     "SECRETS_MANAGER_TTL": "300",
     "POWERTOOLS_SERVICE_NAME": "cashout-cancel",
 }
-# The settings a local run points at its own services, whatever the caller's environment says.
-LOCAL_SERVICES = (
-    "D24_SECRET_ID",
-    "D24_MERCHANT_SECRET_PREFIX",
-    "D24_BASE_URL",
-    "RESULTS_EVENT_BUS",
-)
 
 
 def function_environment(
@@ -40,16 +32,15 @@ def function_environment(
     aws_endpoint_url: str,
     log_level: str = "INFO",
 ) -> dict[str, str]:
-    """The function's variables for a local run against the given services. The caller's own
-    settings (`D24_TIMEOUT_SECONDS=1 make api`) win over the template's, so a bad one is refused
-    as deployed. No tracing (no X-Ray daemon); dummy credentials, no ~/.aws file read: nothing
-    here can reach a real account."""
+    """The function's variables against the given services. The caller's settings win over the
+    template's, so a bad one is refused as deployed. No tracing; dummy credentials only."""
     from cashout_cancel.settings import ENV_NAMES  # here: the cold-start child must not load it
 
     caller = {name: os.environ[name] for name in ENV_NAMES if name in os.environ}
+    caller.pop("D24_MERCHANT_SECRET_PREFIX", None)  # the local services' accounts only
     return {
         **FUNCTION_ENV,
-        **{name: value for name, value in caller.items() if name not in LOCAL_SERVICES},
+        **caller,
         "D24_SECRET_ID": secret_id,
         "D24_BASE_URL": d24_base_url,
         "RESULTS_EVENT_BUS": results_event_bus,

@@ -1,11 +1,6 @@
-"""The one Lambda context object of the local tools and the tests (in-process runs only; through
-the local Runtime API, `make lambda-invoke`, awslambdaric builds the real one).
-
-It has the fields the function and Powertools read, shaped as the template deploys the function,
-and a countdown in real time. Standard library only and cheap to import: the benchmark's
-cold-start child imports it before its clock starts, so it avoids `uuid` (which imports
-`platform`) and `dataclasses` (which imports `inspect`).
-"""
+"""The one Lambda context of the local tools and tests, for in-process runs (awslambdaric builds
+the real one). The benchmark's cold-start child imports it before its clock starts: standard
+library only, and not `uuid` or `dataclasses`, which import `platform` and `inspect`."""
 
 from __future__ import annotations
 
@@ -15,10 +10,8 @@ import time
 # As template.yaml deploys the function (Timeout 20, MemorySize 512, invoked through `live`).
 FUNCTION_NAME = "cashout-cancel"
 TIMEOUT_MS = 20_000
-MEMORY_MB = 512
 REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-ALIAS_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_NAME}:live"
+ALIAS_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION_NAME}:live"
 
 
 def new_request_id() -> str:
@@ -34,21 +27,13 @@ class LambdaContext:
     """Lambda's context for one invocation: `remaining_ms` counts down from its creation."""
 
     function_name = FUNCTION_NAME
-    function_version = "$LATEST"
-    memory_limit_in_mb = MEMORY_MB
+    memory_limit_in_mb = 512
     invoked_function_arn = ALIAS_ARN
-    log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
-    log_stream_name = "local"
 
     def __init__(self, aws_request_id: str | None = None, remaining_ms: float = TIMEOUT_MS) -> None:
         self.aws_request_id = aws_request_id or new_request_id()
-        self.remaining_ms = remaining_ms
-        self._started = time.monotonic()
+        self._deadline = time.monotonic() + remaining_ms / 1000
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before Lambda would stop this invocation."""
-        elapsed_ms = (time.monotonic() - self._started) * 1000
-        return max(0, int(self.remaining_ms - elapsed_ms))
-
-    def __repr__(self) -> str:
-        return f"LambdaContext({self.aws_request_id!r}, remaining_ms={self.remaining_ms})"
+        return max(0, int((self._deadline - time.monotonic()) * 1000))

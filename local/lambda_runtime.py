@@ -1,14 +1,10 @@
-"""The built artifact as Lambda runs it, under AWS's runtime interface client (docs/local.md).
-
-`RuntimeApi` is one execution environment's Runtime API (docs.aws.amazon.com/lambda/latest/dg/
-runtimes-api.html, SnapStart's restore calls included): one event at a time, its deadline the
-timeout after the hand-out. `LocalLambda` adds, while it lives, one `python -S -m awslambdaric`
-process in the local build, and enforces what Lambda does: an invocation past its deadline is
-`Sandbox.Timedout` and its process killed; a process that dies without a word, `Runtime.ExitError`.
-"""
+"""The built artifact as Lambda runs it (docs/local.md): one execution environment's Runtime API,
+SnapStart's restore calls included, and one `python -S -m awslambdaric` process at a time, held to
+Lambda's rules (Sandbox.Timedout, Runtime.ExitError, init errors)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -18,8 +14,9 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Self, TextIO, cast
+from typing import Any, Literal, TextIO, cast
 
 from local.lambda_context import ALIAS_ARN, FUNCTION_NAME, REGION, new_request_id
 from local.loopback import LoopbackHandler, LoopbackHTTPServer
@@ -27,23 +24,25 @@ from local.loopback import LoopbackHandler, LoopbackHTTPServer
 PREFIX = "/2018-06-01/runtime"
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the Init phase of an on-demand environment
 _POLL_SECONDS = 0.02
-REPO = Path(__file__).resolve().parent.parent
 FUNCTION_ID = "CancelCashoutFunction"  # the template's logical id, and sam build's folder name
-DEFAULT_BUILD_DIR = REPO / ".aws-sam" / "local" / "python"  # make lambda-build's default
+DEFAULT_BUILD_DIR = Path(__file__).resolve().parent.parent / ".aws-sam" / "local" / "python"
 
 Kind = Literal["response", "error", "timeout", "init_error", "exit"]
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What Lambda's Invoke reports for one invocation, with the times the Runtime API saw."""
+@dataclass
+class Invocation:
+    """One event offered to the runtime and, once it ended, what Lambda's Invoke reports."""
 
     request_id: str
-    kind: Kind  # response, or how it failed
-    payload: Any  # the function's response, or the error object {"errorType", "errorMessage"...}
-    deadline_ms: int | None = None  # Lambda-Runtime-Deadline-Ms as handed out (epoch ms)
-    handed_out_at: float | None = None  # epoch seconds; None: never handed out
-    answered_at: float = field(default_factory=time.time)
+    body: bytes
+    timeout_seconds: float
+    offered_at: float = field(default_factory=time.time)  # epoch seconds, as the times below
+    handed_out_at: float | None = None  # None: not handed out (yet)
+    deadline_ms: int | None = None  # Lambda-Runtime-Deadline-Ms: the timeout after the hand-out
+    kind: Kind | None = None  # once it ended: response, or how it failed
+    payload: Any = None  # the function's response, or the error object {"errorType", ...}
+    answered_at: float = 0.0
 
     @property
     def error_type(self) -> str | None:
@@ -59,24 +58,13 @@ class Answer:
             return None
         return (self.answered_at - self.handed_out_at) * 1000
 
-
-@dataclass
-class _Invocation:
-    request_id: str
-    body: bytes
-    timeout_seconds: float
-    invoked_function_arn: str
-    handed_out_at: float | None = None  # epoch seconds; None: offered, not handed out yet
-
-    @property
-    def deadline_ms(self) -> int | None:
-        """Lambda-Runtime-Deadline-Ms: the timeout after the hand-out (epoch ms)."""
-        if self.handed_out_at is None:
-            return None
-        return int((self.handed_out_at + self.timeout_seconds) * 1000)
-
-    def overdue(self) -> bool:
-        return self.deadline_ms is not None and time.time() * 1000 >= self.deadline_ms
+    def overdue(self) -> str | None:
+        """Why Lambda stops it now (its init, or the invocation, timed out); None: it does not."""
+        if self.deadline_ms is None:
+            late = time.time() - self.offered_at > INIT_TIMEOUT_SECONDS
+            return f"Init timed out after {INIT_TIMEOUT_SECONDS:.2f} seconds" if late else None
+        late = time.time() * 1000 >= self.deadline_ms
+        return f"Task timed out after {self.timeout_seconds:.2f} seconds" if late else None
 
 
 def _decode(body: bytes) -> Any:
@@ -91,17 +79,13 @@ class RuntimeApi(LoopbackHTTPServer):
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._invocation: _Invocation | None = None  # offered and not answered yet
-        self._answers: dict[str, Answer] = {}
+        self._invocation: Invocation | None = None  # offered and not answered yet
+        self._answers: dict[str, Invocation] = {}
         self._closing = False
         self.calls: list[str] = []  # every call the runtime made, e.g. "next", "init/error"
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.address = f"127.0.0.1:{self.server_port}"  # as AWS_LAMBDA_RUNTIME_API gives it
         self.__enter__()
-
-    @property
-    def address(self) -> str:
-        """host:port, as AWS_LAMBDA_RUNTIME_API gives it to the runtime."""
-        return f"127.0.0.1:{self.server_port}"
 
     def close(self) -> None:
         """Release waiting runtime calls and stop serving."""
@@ -110,9 +94,9 @@ class RuntimeApi(LoopbackHTTPServer):
             self._changed.notify_all()
         self.__exit__()
 
-    def offer(self, body: bytes, timeout_seconds: float, invoked_function_arn: str) -> str:
+    def offer(self, body: bytes, timeout_seconds: float) -> str:
         """Queue one event for the runtime's next `next`; returns its request id."""
-        invocation = _Invocation(new_request_id(), body, timeout_seconds, invoked_function_arn)
+        invocation = Invocation(new_request_id(), body, timeout_seconds)
         with self._changed:
             if self._invocation is not None:
                 raise RuntimeError("one invocation at a time")
@@ -120,25 +104,19 @@ class RuntimeApi(LoopbackHTTPServer):
             self._changed.notify_all()
         return invocation.request_id
 
-    def wait_answer(self, request_id: str, seconds: float) -> Answer | None:
+    def wait_answer(self, request_id: str, seconds: float) -> Invocation | None:
         """The invocation's answer, waiting up to `seconds` for it; None if there is none yet."""
         with self._changed:
             self._changed.wait_for(lambda: request_id in self._answers, timeout=seconds)
             return self._answers.get(request_id)
 
-    def overdue(self, request_id: str) -> bool:
-        """True when the invocation was handed out and its deadline has passed unanswered."""
+    def overdue(self, request_id: str) -> str | None:
+        """Why Lambda stops the unanswered invocation now (Task or Init timed out), if it does."""
         with self._changed:
             current = self._current(request_id)
-            return current is not None and current.overdue()
+            return None if current is None else current.overdue()
 
-    def handed_out(self, request_id: str) -> bool:
-        """True once the runtime has received the invocation."""
-        with self._changed:
-            found = self._current(request_id) or self._answers.get(request_id)
-            return found is not None and found.handed_out_at is not None
-
-    def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Answer:
+    def fail(self, request_id: str, kind: Kind, error_type: str, error: str) -> Invocation:
         """End the invocation as Lambda reports an environment's failure (timeout, exit)."""
         with self._changed:
             if request_id in self._answers:  # the runtime's answer came first, after all
@@ -146,54 +124,52 @@ class RuntimeApi(LoopbackHTTPServer):
             message = f"RequestId: {request_id} Error: {error}"
             return self._record(kind, {"errorType": error_type, "errorMessage": message})
 
-    def next_invocation(self) -> _Invocation | None:
+    def next_invocation(self) -> Invocation | None:
         """Block until an event is offered; hand it out. None when closing."""
         with self._changed:
             self.calls.append("next")
             self._changed.wait_for(lambda: self._closing or self._waiting() is not None)
             invocation = self._waiting()
             if invocation is not None:
-                invocation.handed_out_at = time.time()
+                now = time.time()
+                invocation.handed_out_at = now
+                invocation.deadline_ms = int((now + invocation.timeout_seconds) * 1000)
             return invocation
 
     def runtime_answer(self, request_id: str, kind: Kind, body: bytes) -> bool:
-        """Record a response or error posted for the invocation; False for an unknown id or
-        one past its deadline (Lambda has already timed it out)."""
+        """Record a response or error posted for the invocation; False if unknown or overdue."""
         with self._changed:
-            self.calls.append("response" if kind == "response" else "error")
+            self.calls.append(kind)
             current = self._current(request_id)
             if current is None or current.handed_out_at is None or current.overdue():
                 return False
             self._record(kind, _decode(body))
             return True
 
-    def init_error(self, body: bytes, call: str = "init/error") -> None:
-        """The environment could not get ready (the handler did not load, or a SnapStart hook
-        raised): the waiting invocation fails with the error the runtime posted."""
+    def init_error(self, body: bytes, call: str) -> None:
+        """The handler did not load, or a SnapStart hook raised: the waiting invocation fails."""
         with self._changed:
             self.calls.append(call)
             if self._invocation is not None:
                 self._record("init_error", _decode(body))
 
-    def _current(self, request_id: str) -> _Invocation | None:
-        invocation = self._invocation
-        return (
-            invocation if invocation is not None and invocation.request_id == request_id else None
-        )
+    def _current(self, request_id: str) -> Invocation | None:
+        if self._invocation is not None and self._invocation.request_id == request_id:
+            return self._invocation
+        return None
 
-    def _waiting(self) -> _Invocation | None:
+    def _waiting(self) -> Invocation | None:
         invocation = self._invocation
         return invocation if invocation is not None and invocation.handed_out_at is None else None
 
-    def _record(self, kind: Kind, payload: Any) -> Answer:
+    def _record(self, kind: Kind, payload: Any) -> Invocation:
         """End the current invocation with this answer."""
-        invocation, self._invocation = cast(_Invocation, self._invocation), None
-        answer = Answer(
-            invocation.request_id, kind, payload, invocation.deadline_ms, invocation.handed_out_at
-        )
-        self._answers[invocation.request_id] = answer
+        invocation, self._invocation = cast(Invocation, self._invocation), None
+        invocation.kind, invocation.payload = kind, payload
+        invocation.answered_at = time.time()
+        self._answers[invocation.request_id] = invocation
         self._changed.notify_all()
-        return answer
+        return invocation
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet when a runtime process ended mid-request (SIGKILL at a timeout): expected."""
@@ -202,31 +178,27 @@ class RuntimeApi(LoopbackHTTPServer):
 
 
 class _Handler(LoopbackHandler):
-    @property
-    def _api(self) -> RuntimeApi:
-        return cast(RuntimeApi, self.server)
+    server: RuntimeApi
 
     def do_GET(self) -> None:
         if self.path == f"{PREFIX}/invocation/next":
-            invocation = self._api.next_invocation()
+            invocation = self.server.next_invocation()
             if invocation is None:
                 self._send(503, {"errorType": "Runtime.Shutdown", "errorMessage": "closing"})
                 return
-            # Lambda hands the runtime a sampled-or-not root and the parent segment of its own
-            # invocation, which the X-Ray SDK needs to attach subsegments.
+            # A root and the parent segment: the X-Ray SDK needs both to attach subsegments.
             trace = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
             headers = {
                 "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
                 "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-                "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_function_arn,
+                "Lambda-Runtime-Invoked-Function-Arn": ALIAS_ARN,
                 "Lambda-Runtime-Trace-Id": f"{trace}Parent={secrets.token_hex(8)};Sampled=0",
             }
-            self._send(200, invocation.body, headers)
+            self.send(200, invocation.body, headers.items())
         elif self.path == f"{PREFIX}/restore/next":
             # SnapStart's snapshot point: nothing is snapshotted locally, the restore follows.
-            with self._api._changed:
-                self._api.calls.append("restore/next")
-            self._send(200, b"")
+            self.server.calls.append("restore/next")
+            self.send(200, b"")
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
 
@@ -235,19 +207,18 @@ class _Handler(LoopbackHandler):
         parts = self.path.removeprefix(f"{PREFIX}/").split("/")
         if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
             kind: Kind = "response" if parts[2] == "response" else "error"
-            if not self._api.runtime_answer(parts[1], kind, body):
+            if not self.server.runtime_answer(parts[1], kind, body):
                 self._send(400, {"errorType": "InvalidRequestID", "errorMessage": parts[1]})
                 return
         elif parts in (["init", "error"], ["restore", "error"]):
-            self._api.init_error(body, "/".join(parts))
+            self.server.init_error(body, "/".join(parts))
         else:
             self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
             return
         self._send(202, {"status": "OK"})
 
-    def _send(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send(status, body, (headers or {}).items())
+    def _send(self, status: int, payload: dict[str, str]) -> None:
+        self.send(status, json.dumps(payload).encode())
 
 
 @dataclass(frozen=True)
@@ -257,19 +228,16 @@ class FunctionConfig:
     task_root: Path  # the built artifact: /var/task
     handler: str  # as the template's Handler, e.g. cashout_cancel.handler.lambda_handler
     timeout_seconds: float
-    runtime_dir: Path | None = None  # awslambdaric and its dependencies (Lambda's runtime)
-    python: str = sys.executable  # the interpreter the artifact was built for
-    memory_mb: int = 512
-    environment: Mapping[str, str] = field(default_factory=dict)  # the function's variables
-    snap_start: bool = False  # run the SnapStart init flow (hooks and /runtime/restore/next)
+    runtime_dir: Path  # awslambdaric and its dependencies (Lambda's runtime)
+    python: str  # the interpreter the artifact was built for
+    memory_mb: int
+    environment: Mapping[str, str]  # the function's variables
+    snap_start: bool  # run the SnapStart init flow (hooks and /runtime/restore/next)
 
 
-class LocalLambda:
+class LocalLambda(contextlib.AbstractContextManager["LocalLambda"]):
     """One execution environment: `with LocalLambda(config) as function: function.invoke(event)`.
-
-    Runtime output (the function's logs, awslambdaric's error lines) and Lambda's START/END/REPORT
-    lines go to `log` and are kept in `logs`.
-    """
+    The runtime's output and Lambda's START/END/REPORT lines go to `log` and are kept in `logs`."""
 
     def __init__(self, config: FunctionConfig, log: TextIO | None = None) -> None:
         self.config, self._log = config, log
@@ -277,25 +245,22 @@ class LocalLambda:
         self._log_lock, self._invoke_lock = threading.Lock(), threading.Lock()
         self.api = RuntimeApi()
         self._process: subprocess.Popen[bytes] | None = None
-        self._process_started = 0.0
-        self._initialised = False
         self.processes_started = 0
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._end_process()
         self.api.close()
 
-    def invoke(self, event: Any, timeout_seconds: float | None = None) -> Answer:
+    def invoke(self, event: Any, timeout_seconds: float | None = None) -> Invocation:
         """Run one event as Lambda's synchronous Invoke would, and return what it reports."""
         timeout = self.config.timeout_seconds if timeout_seconds is None else timeout_seconds
         with self._invoke_lock:
-            request_id = self.api.offer(json.dumps(event).encode(), timeout, ALIAS_ARN)
+            request_id = self.api.offer(json.dumps(event).encode(), timeout)
             self._emit(f"START RequestId: {request_id} Version: $LATEST")
             cold = self._ensure_process()
-            answer = self._await(request_id, timeout)
+            answer = self._await(request_id)
+            if answer.kind not in ("response", "error"):
+                self._end_process()  # as Lambda ends the environment (awslambdaric exits anyway)
             fields = [f"REPORT RequestId: {request_id}"]
             if answer.duration_ms is not None:
                 fields.append(f"Duration: {answer.duration_ms:.2f} ms")
@@ -308,42 +273,27 @@ class LocalLambda:
             self._emit("\t".join(fields))
             return answer
 
-    def _await(self, request_id: str, timeout: float) -> Answer:
+    def _await(self, request_id: str) -> Invocation:
+        """The runtime's answer, or the failure Lambda reports instead."""
         api, process = self.api, cast(subprocess.Popen[bytes], self._process)
         while True:
             exited = process.poll()  # before the answer: a runtime posts, then exits
             answer = api.wait_answer(request_id, _POLL_SECONDS)
             if answer is not None:
-                if answer.kind == "init_error":
-                    self._end_process()  # awslambdaric exits after posting; make sure
-                else:
-                    self._initialised = True
                 return answer
-            if api.overdue(request_id):
-                self._end_process()
-                timed_out = f"Task timed out after {timeout:.2f} seconds"
-                now = time.time()
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-                self._emit(f"{stamp}.{int(now * 1000) % 1000:03d}Z {request_id} {timed_out}")
+            timed_out = api.overdue(request_id)
+            if timed_out is not None:
+                stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+                self._emit(f"{stamp}Z {request_id} {timed_out}")
                 return api.fail(request_id, "timeout", "Sandbox.Timedout", timed_out)
             if exited is not None:
-                self._process = None
                 exit_error = f"Runtime exited with error: exit status {exited}"
                 return api.fail(request_id, "exit", "Runtime.ExitError", exit_error)
-            waiting = time.monotonic() - self._process_started
-            if not (api.handed_out(request_id) or self._initialised) and (
-                waiting > INIT_TIMEOUT_SECONDS
-            ):
-                self._end_process()
-                init_timeout = f"Init timed out after {INIT_TIMEOUT_SECONDS:.2f} seconds"
-                return api.fail(request_id, "timeout", "Sandbox.Timedout", init_timeout)
 
     def _ensure_process(self) -> bool:
         """Start a runtime process unless one is running; True when this is a cold start."""
         if self._process is not None and self._process.poll() is None:
             return False
-        self._initialised = False
-        self._process_started = time.monotonic()
         self.processes_started += 1
         self._process = subprocess.Popen(
             [self.config.python, "-S", "-m", "awslambdaric", self.config.handler],
@@ -358,17 +308,15 @@ class LocalLambda:
 
     def _process_environment(self) -> dict[str, str]:
         """What Lambda sets for the runtime, then the function's own variables. Nothing is
-        inherited (not PYTHONPATH, not credentials): with `-S`, the artifact and then the runtime
-        client are all it can import from, as in Lambda where /var/task comes first."""
+        inherited: with `-S`, the artifact then the runtime client are all it can import from."""
         config = self.config
-        path = [str(config.task_root)] + ([str(config.runtime_dir)] if config.runtime_dir else [])
         return {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
-            "PYTHONPATH": os.pathsep.join(path),
+            "PYTHONPATH": os.pathsep.join([str(config.task_root), str(config.runtime_dir)]),
             "LAMBDA_TASK_ROOT": str(config.task_root),
-            "LAMBDA_RUNTIME_DIR": str(config.runtime_dir or ""),
+            "LAMBDA_RUNTIME_DIR": str(config.runtime_dir),
             "_HANDLER": config.handler,
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
@@ -402,83 +350,53 @@ class LocalLambda:
                 print(line, file=self._log, flush=True)
 
 
-class TemplateFunction(NamedTuple):
-    """The function's properties in template.yaml that Lambda acts on, Globals included."""
-
-    handler: str
-    timeout_seconds: float
-    memory_mb: int
-    runtime: str
-
-
-def template_function() -> TemplateFunction:
-    """Handler, Timeout, MemorySize and Runtime of the function in template.yaml."""
+def template_properties() -> dict[str, Any]:
+    """The function's Properties in template.yaml (Handler, Timeout, MemorySize, Runtime...)."""
     from local.cfn_template import load_template
 
-    document = load_template()
-    properties = {
-        **((document.get("Globals") or {}).get("Function") or {}),
-        **document["Resources"][FUNCTION_ID]["Properties"],
-    }
-    return TemplateFunction(
-        str(properties["Handler"]),
-        float(properties.get("Timeout", 3)),  # Lambda's defaults
-        int(properties.get("MemorySize", 128)),
-        str(properties["Runtime"]),
-    )
+    return cast(dict[str, Any], load_template()["Resources"][FUNCTION_ID]["Properties"])
 
 
-def function_config(
-    build_dir: Path | None = None,
-    *,
-    environment: Mapping[str, str],
-    timeout_seconds: float | None = None,
-    handler: str | None = None,
-    task_root: Path | None = None,
-    snap_start: bool = False,
-) -> FunctionConfig:
-    """How Lambda would run the build in `build_dir` (default: make's): the template's handler,
-    timeout and memory unless given, on the interpreter the build was made for."""
+def function_config(build_dir: Path | None, environment: Mapping[str, str]) -> FunctionConfig:
+    """How Lambda runs the build in `build_dir` (default: make's) as the template deploys it."""
     build_dir = (build_dir or DEFAULT_BUILD_DIR).resolve()  # the runtime runs in the task root
     marker = build_dir / "python"
     if not marker.is_file():
         raise FileNotFoundError(f"no local build in {build_dir}: run `make lambda-build`")
     python = marker.read_text(encoding="utf-8").strip()
-    spec = template_function()
+    spec = template_properties()
     command = [python, "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
     version = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
     return FunctionConfig(
-        task_root=(task_root or build_dir / FUNCTION_ID).resolve(),
-        handler=handler or spec.handler,
-        timeout_seconds=spec.timeout_seconds if timeout_seconds is None else timeout_seconds,
+        task_root=build_dir / FUNCTION_ID,
+        handler=str(spec["Handler"]),
+        timeout_seconds=float(spec["Timeout"]),
         runtime_dir=build_dir / "runtime",
         python=python,
-        memory_mb=spec.memory_mb,
+        memory_mb=int(spec["MemorySize"]),
         # As Lambda names its runtimes; awslambdaric polls on a thread from python3.12 on.
         environment={"AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}", **environment},
-        snap_start=snap_start,
+        snap_start=False,
     )
 
 
 class FunctionError(Exception):
     """An invocation Lambda reports as failed (X-Amz-Function-Error: Unhandled)."""
 
-    def __init__(self, answer: Answer) -> None:
-        self.answer, self.error_type = answer, answer.error_type
+    def __init__(self, answer: Invocation) -> None:
+        self.error_type = answer.error_type
         message = answer.payload.get("errorMessage") if isinstance(answer.payload, dict) else None
         super().__init__(f"{self.error_type}: {message}")
 
 
+@dataclass(frozen=True)
 class RuntimeHandler:
-    """`lambda_handler(event, context)` run by the artifact, within the context's remaining time
-    (awslambdaric builds the function's own context from what the Runtime API hands it)."""
+    """`lambda_handler(event, context)` run by the artifact within the context's remaining time."""
 
-    def __init__(self, function: LocalLambda) -> None:
-        self.function = function
+    function: LocalLambda
 
-    def __call__(self, event: Any, context: Any = None) -> Any:
-        timeout = None if context is None else context.get_remaining_time_in_millis() / 1000
-        answer = self.function.invoke(event, timeout)
+    def __call__(self, event: Any, context: Any) -> Any:
+        answer = self.function.invoke(event, context.get_remaining_time_in_millis() / 1000)
         if answer.kind != "response":
             raise FunctionError(answer)
         return answer.payload

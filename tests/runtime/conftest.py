@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def start_function(lambda_build: Path) -> Iterator[StartFunction]:
     with contextlib.ExitStack() as stack:
 
         def start(environment: Mapping[str, str], **changes: Any) -> LocalLambda:
-            config = function_config(lambda_build, environment=environment, **changes)
+            config = replace(function_config(lambda_build, environment), **changes)
             return stack.enter_context(LocalLambda(config))
 
         yield start

@@ -11,7 +11,7 @@ import pytest
 from local.d24_sandbox import CANCELLED, D24Sandbox
 from local.events import load_event
 from local.lambda_context import ALIAS_ARN
-from local.lambda_runtime import template_function
+from local.lambda_runtime import template_properties
 from tests.runtime.conftest import StartFunction, task_root
 
 # Every test here runs the built artifact, built once per run.
@@ -42,7 +42,7 @@ def lambda_handler(event, context):
 
 def test_template_handler_is_the_artifacts_handler_module(artifact: Path) -> None:
     # Given the template's Handler, module.function
-    module, _, function = template_function().handler.rpartition(".")
+    module, _, function = template_properties()["Handler"].rpartition(".")
 
     # Then the artifact holds that module at the root, as Lambda imports it from /var/task
     source = artifact / (module.replace(".", "/") + ".py")
@@ -78,7 +78,7 @@ def test_artifact_imports_only_from_itself_and_gets_lambdas_context(
     assert context["invoked_function_arn"].endswith(":function:cashout-cancel:live")
     assert context["function_name"] == "cashout-cancel"
     assert context["memory_limit_in_mb"] == "512"  # a string: Lambda reads it from the env
-    assert 0 < context["remaining_ms"] <= template_function().timeout_seconds * 1000
+    assert 0 < context["remaining_ms"] <= template_properties()["Timeout"] * 1000
     # ...and the function answered
     assert answer.payload["answer"]["outcome"] == "CANCELLED"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from local.lambda_context import ALIAS_ARN, LambdaContext
-from local.lambda_runtime import PREFIX, RuntimeApi, template_function
+from local.lambda_runtime import PREFIX, RuntimeApi, template_properties
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def call(api: RuntimeApi, method: str, path: str, body: Any = None) -> tuple[int
 
 def test_next_hands_out_the_event_with_lambdas_headers(api: RuntimeApi) -> None:
     # Given an event offered with a 3 s timeout
-    request_id = api.offer(b'{"cashout_id": 1}', 3, ALIAS_ARN)
+    request_id = api.offer(b'{"cashout_id": 1}', 3)
 
     # When the runtime asks for the next invocation
     before = time.time()
@@ -56,7 +56,7 @@ def test_next_hands_out_the_event_with_lambdas_headers(api: RuntimeApi) -> None:
 
 def test_response_is_recorded_for_its_request_id_only(api: RuntimeApi) -> None:
     # Given an invocation handed out
-    request_id = api.offer(b"{}", 3, ALIAS_ARN)
+    request_id = api.offer(b"{}", 3)
     call(api, "GET", "/invocation/next")
 
     # When the runtime answers another id, then the right one
@@ -73,7 +73,7 @@ def test_response_is_recorded_for_its_request_id_only(api: RuntimeApi) -> None:
 
 def test_answer_after_the_deadline_is_refused(api: RuntimeApi) -> None:
     # Given an invocation handed out with a 50 ms timeout
-    request_id = api.offer(b"{}", 0.05, ALIAS_ARN)
+    request_id = api.offer(b"{}", 0.05)
     call(api, "GET", "/invocation/next")
     time.sleep(0.1)
 
@@ -88,7 +88,7 @@ def test_answer_after_the_deadline_is_refused(api: RuntimeApi) -> None:
 
 def test_init_error_fails_the_waiting_invocation(api: RuntimeApi) -> None:
     # Given an invocation waiting for a runtime that cannot load the handler
-    request_id = api.offer(b"{}", 3, ALIAS_ARN)
+    request_id = api.offer(b"{}", 3)
     error = {"errorType": "Runtime.ImportModuleError", "errorMessage": "x", "stackTrace": []}
 
     # When the runtime reports its init error
@@ -114,17 +114,17 @@ def test_next_waits_for_an_event(api: RuntimeApi) -> None:
     assert not got
 
     # When an event is offered, it is handed to the waiting runtime
-    api.offer(b'{"n": 1}', 3, ALIAS_ARN)
+    api.offer(b'{"n": 1}', 3)
     waiting.join(timeout=5)
     assert got[0][2] == {"n": 1}
 
 
-def test_template_function_is_read_as_deployed() -> None:
-    function = template_function()
+def test_template_properties_are_read_as_deployed() -> None:
+    properties = template_properties()
 
-    assert function.handler == "cashout_cancel.handler.lambda_handler"
-    assert (function.timeout_seconds, function.memory_mb) == (20.0, 512)
-    assert function.runtime == "python3.13"
+    assert properties["Handler"] == "cashout_cancel.handler.lambda_handler"
+    assert (properties["Timeout"], properties["MemorySize"]) == (20, 512)
+    assert properties["Runtime"] == "python3.13"
 
 
 def test_lambda_context_counts_down_in_real_time() -> None:
