@@ -1,5 +1,4 @@
-"""The threaded HTTP server and request handler the local servers share (the D24 sandbox, the local
-API, the local Lambda Runtime API, the secrets extension's stand-in)."""
+"""The threaded HTTP server and request handler the local servers share."""
 
 from __future__ import annotations
 
@@ -11,8 +10,7 @@ from typing import Any, Self
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
-    """A server for loopback addresses that starts and stops at once, whatever its threads do;
-    `with server:` serves in a daemon thread until the block ends."""
+    """`with server:` serves in a daemon thread until the block ends, then stops at once."""
 
     daemon_threads = True
     # Stopping must not wait for handler threads: one may hang on purpose (a sandbox fault) or
@@ -54,5 +52,4 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.wfile.write(body)

@@ -1,8 +1,6 @@
-"""A stand-in for the AWS Parameters and Secrets Lambda Extension, on loopback: `GET
-/secretsmanager/get?secretId=<id>` with the session token in `X-Aws-Parameters-Secrets-Token`
-(401 without it, 403 with another) answers GetSecretValue's JSON from a (moto) client, cached for
-TTL seconds as the extension caches it; it can be told to `fail` or to `stall`.
-"""
+"""A stand-in for the AWS Parameters and Secrets Lambda Extension on loopback: `GET
+/secretsmanager/get?secretId=<id>` with the session token (401 without, 403 another) answers
+GetSecretValue's JSON from a (moto) client, cached as the extension caches it."""
 
 from __future__ import annotations
 
@@ -24,8 +22,8 @@ class SecretsExtension:
     """`with SecretsExtension(client) as extension:` serves on 127.0.0.1; `environment` is what
     the function needs to reach it."""
 
-    def __init__(self, client: Any, ttl: float = TTL) -> None:
-        self.client, self.ttl = client, ttl  # ttl 0: nothing cached, as a new container's
+    def __init__(self, client: Any) -> None:
+        self.client = client
         self.requests: list[str] = []  # the secret id of every request, answered or not
         self._cache: dict[str, tuple[bytes, float]] = {}
         self._failing: int | None = None  # 0: stall
@@ -71,7 +69,7 @@ class SecretsExtension:
             return 400, str(problem).encode()
         fields = {k: v for k, v in found.items() if k != "ResponseMetadata"}
         body = json.dumps(fields, default=str).encode()
-        self._cache[secret_id] = (body, time.monotonic() + self.ttl)
+        self._cache[secret_id] = (body, time.monotonic() + TTL)
         return 200, body
 
 
