@@ -1,12 +1,10 @@
-"""A local D24 Cashouts API v3 over real HTTP: it keeps cashouts in memory, records every
-request, plays injected faults (`Fault`) and checks what D24 checks, answering as D24 does at the
-first check that fails: path (404) and method (405); signature, the lowercase hex HMAC-SHA256 of
-the raw body (403, code 302); then a fault queued for the endpoint plays; content type (400, code
-300); a JSON object body (400, code 502); credentials (401); parameters (400, code 300); the
-cashout with that external_id (412, code 509) and, for a cancel, a Pending or On hold one (412,
-code 510). A request belongs to the merchant account (docs/contract.md section 11) whose secret
-key signed it, and sees only that account's cashouts.
-"""
+"""A local D24 Cashouts API v3 over real HTTP: it keeps cashouts in memory, records requests,
+plays injected faults (`Fault`) and checks what D24 checks, answering as D24 at the first failure:
+path (404), method (405), signature, the lowercase hex HMAC-SHA256 of the raw body (403, code
+302); then a queued fault plays; content type (400, code 300), a JSON object (400, code 502),
+credentials (401), parameters (400, code 300), the cashout with that external_id (412, code 509)
+and, to cancel, Pending or On hold (412, code 510). A request belongs to the merchant account
+(docs/contract.md section 11) whose secret key signed it, and sees only its cashouts."""
 
 from __future__ import annotations
 
@@ -42,10 +40,11 @@ MAX_CREDENTIAL_LENGTH: Final = 32
 _INT64: Final = range(-(2**63), 2**63)
 # How often a hanging handler looks up, which bounds how long stop() takes.
 _POLL_SECONDS: Final = 0.01
+# SO_LINGER on with 0 seconds: close() sends a RST, so the client sees a reset, not a clean end.
+_RESET_ON_CLOSE: Final = struct.pack("ii", 1, 0)
 
 Endpoint = Literal["cancel", "status", "other"]
 FaultTarget = Literal["cancel", "status", "any"]
-DripPart = Literal["headers", "body"]  # what a drip sends slowly
 _ROUTES: Final[Mapping[str, tuple[str, Endpoint]]] = {
     "/v3/cashout/cancel": ("DELETE", "cancel"),
     "/v3/cashout/status": ("POST", "status"),
@@ -106,12 +105,8 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def _json_answer(http_status: int, payload: object) -> Answer:
-    return Answer(http_status, json.dumps(payload).encode())
-
-
 def _error(http_status: int, code: int, message: str) -> Answer:
-    return _json_answer(http_status, {"code": code, "message": message})
+    return Answer(http_status, json.dumps({"code": code, "message": message}).encode())
 
 
 _INVALID_SIGNATURE: Final = _error(403, 302, "Invalid signature")
@@ -130,19 +125,18 @@ _HTML_PAGE: Final = b"<!DOCTYPE html>\n<html><body><h1>Under maintenance</h1></b
 
 
 def _fault_answer(status: int, body: object | None, headers: Mapping[str, str] | None) -> Answer:
-    answer = _D24_ERROR_BODIES.get(status) if body is None else _json_answer(status, body)
-    if answer is None:
-        answer = _error(status, status, responses.get(status, "Error"))
+    answer = _D24_ERROR_BODIES.get(status, _error(status, status, responses.get(status, "Error")))
+    if body is not None:
+        answer = Answer(status, json.dumps(body).encode())
     return replace(answer, headers=tuple((headers or {}).items()))
 
 
 @dataclass(frozen=True)
 class Fault:
-    """A misbehaviour for a signed request, built by the class methods. In order: `sleep`, the
-    `early` 1xx, the request processed if `apply` (status description padded to `describe`, body
-    after `padding` spaces), then `answer` or the real one (none: nothing) goes out as `then`
-    says: sent `seconds` later, dropped (a reset), dripped a byte every `seconds` (its `part`), or
-    its head only (a stall)."""
+    """A misbehaviour for a signed request (use the class methods): `sleep`, send the `early` 1xx,
+    process the request if `apply` (description padded to `describe`, body after `padding` spaces),
+    then `answer` or the real one, if any, is sent `seconds` later, dropped (a reset), dripped a
+    byte every `seconds` (its `part`) or stalled after its head, as `then` says."""
 
     apply: bool = True
     answer: Answer | None = None
@@ -150,7 +144,7 @@ class Fault:
     seconds: float = 0.0
     sleep: float = 0.0
     early: Answer | None = None
-    part: DripPart = "body"
+    part: Literal["headers", "body"] = "body"
     padding: int = 0
     describe: int = 0
 
@@ -215,7 +209,9 @@ class Fault:
         return cls(seconds=seconds)
 
     @classmethod
-    def drip(cls, interval: float, part: DripPart = "body", apply: bool = True) -> Fault:
+    def drip(
+        cls, interval: float, part: Literal["headers", "body"] = "body", apply: bool = True
+    ) -> Fault:
         """Send the answer's head or body (`part`) a byte every `interval` seconds: the real
         answer with `apply` (D24 slow), else a 503 with nothing applied (a sick proxy)."""
         answer = None if apply else _PROXY_UNAVAILABLE
@@ -242,9 +238,7 @@ class Fault:
 
 @dataclass
 class _Account:
-    login: str
-    password: str
-    secret_key: str
+    credentials: dict[str, str]  # shaped like the SecretString: login, pass, secret_key
     cashouts: dict[int, Cashout]
 
 
@@ -290,8 +284,8 @@ class D24Sandbox:
         seed: bool = True,
         latency: float = 0.0,
     ) -> None:
-        self._initial = (login, password, secret_key)
-        self._seed = seed
+        self._initial = {"login": login, "pass": password, "secret_key": secret_key}
+        self._seed = SEED_CASHOUTS if seed else {}
         # Seconds each request to a known endpoint waits first: a round trip from AWS to D24.
         self.latency = latency
         self._lock = threading.Lock()
@@ -319,11 +313,10 @@ class D24Sandbox:
             return
         self._stopping.set()
         self._server.__exit__()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:  # wakes handlers reading an idle keep-alive connection
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        with self._lock:  # wakes handlers reading an idle keep-alive connection
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Self:
         return self if self._server is not None else self.start()
@@ -351,8 +344,7 @@ class D24Sandbox:
     def credentials_of(self, account: str | None) -> dict[str, str]:
         """An account's current credentials, shaped like the SecretString."""
         with self._lock:
-            held = self._accounts[account]
-            return {"login": held.login, "pass": held.password, "secret_key": held.secret_key}
+            return dict(self._accounts[account].credentials)
 
     def set_credentials(
         self,
@@ -363,19 +355,19 @@ class D24Sandbox:
         account: str | None = None,
     ) -> None:
         """Rotate an account's credentials (None keeps one); the old ones fail from now on."""
+        changes = {"login": login, "pass": password, "secret_key": secret_key}
+        given = {name: value for name, value in changes.items() if value is not None}
         with self._lock:
-            held = self._accounts[account]
-            held.login = held.login if login is None else login
-            held.password = held.password if password is None else password
-            held.secret_key = held.secret_key if secret_key is None else secret_key
+            self._accounts[account].credentials.update(given)
 
     def add_account(self, account: str, *, login: str, password: str, secret_key: str) -> None:
         """Add an account with no cashouts; its own secret key tells which requests are its."""
         with self._lock:
-            keys = {held.secret_key for held in self._accounts.values()}
+            keys = {held.credentials["secret_key"] for held in self._accounts.values()}
             if account in self._accounts or secret_key in keys:
                 raise ValueError(f"account {account!r} or its secret key is taken")
-            self._accounts[account] = _Account(login, password, secret_key, {})
+            credentials = {"login": login, "pass": password, "secret_key": secret_key}
+            self._accounts[account] = _Account(credentials, {})
 
     def add_cashout(
         self,
@@ -400,11 +392,8 @@ class D24Sandbox:
     def reset(self) -> None:
         """Back to construction state (but for `latency`): no added account, fault or request."""
         with self._lock:
-            cashouts = dict(SEED_CASHOUTS) if self._seed else {}
-            self._accounts = {None: _Account(*self._initial, cashouts)}
-            self._faults.clear()
-            self._received.clear()
-            self._played.clear()
+            self._accounts = {None: _Account(dict(self._initial), dict(self._seed))}
+            self._faults, self._received, self._played = [], [], []
             self._in_flight_peak = self._in_flight
 
     def interrupt(self, timeout: float = 2.0) -> None:
@@ -472,7 +461,7 @@ class D24Sandbox:
         headers = dict(handler.headers.items())
         provided = handler.headers.get("Payload-Signature") or ""
         with self._lock:
-            keys = {name: held.secret_key for name, held in self._accounts.items()}
+            keys = {name: held.credentials["secret_key"] for name, held in self._accounts.items()}
             signed_by = [name for name, key in keys.items() if _signs(key, body, provided)]
             record = Received(
                 handler.command, handler.path, headers, body, bool(signed_by), endpoint,
@@ -506,7 +495,7 @@ class D24Sandbox:
             held = self._accounts.get(account)
             if held is None:  # gone with a reset since the request was read
                 return _INVALID_CREDENTIALS
-            if payload.get("login") != held.login or payload.get("pass") != held.password:
+            if any(payload.get(key) != held.credentials[key] for key in ("login", "pass")):
                 return _INVALID_CREDENTIALS
             params = _valid_params(payload)
             if params is None:
@@ -518,7 +507,7 @@ class D24Sandbox:
                 if cashout.status not in CANCELLABLE:
                     return _INVALID_TRANSITION
                 cashout = held.cashouts[params[0]] = replace(cashout, status=CANCELLED)
-        return _json_answer(200, _status_payload(cashout, describe))
+        return Answer(200, json.dumps(_status_payload(cashout, describe)).encode())
 
 
 class _Server(LoopbackHTTPServer):
@@ -535,28 +524,20 @@ class _Handler(LoopbackHandler):
     disable_nagle_algorithm = True
     _drop = False
 
-    @property
-    def _sandbox(self) -> D24Sandbox:
-        return cast(_Server, self.server).sandbox
-
     def setup(self) -> None:
         super().setup()
+        self._sandbox = cast(_Server, self.server).sandbox
         with self._sandbox._lock:
             self._sandbox._connections.add(self.connection)
 
     def finish(self) -> None:
         with self._sandbox._lock:
             self._sandbox._connections.discard(self.connection)
-        if not self._drop:
-            super().finish()
-            return
-        # rfile holds a reference that would keep the socket open past close().
-        self.rfile.close()
-        self.wfile.close()
-        # Linger 0: close() sends a RST, so the client sees a reset, not a clean end.
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
+        super().finish()  # closes rfile, which would keep the socket open past close()
+        if self._drop:
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+            self.connection.close()
 
     def do_DELETE(self) -> None:
         body = self._read_body()
@@ -568,9 +549,8 @@ class _Handler(LoopbackHandler):
         elif route is None:
             self._send(_error(404, 404, "Not found"))
         elif endpoint == "other":
-            self._send(
-                replace(_error(405, 405, "Method not allowed"), headers=(("Allow", route[0]),))
-            )
+            allow = (("Allow", route[0]),)
+            self._send(replace(_error(405, 405, "Method not allowed"), headers=allow))
         elif not record.signature_valid:
             self._send(_INVALID_SIGNATURE)
         else:
@@ -585,7 +565,6 @@ class _Handler(LoopbackHandler):
         if not self._sleep(fault.sleep):
             return
         if fault.early is not None and not self._write_slowly(self._head(fault.early), 0):
-            self._abort()
             return
         answer = fault.answer
         if fault.apply:
@@ -600,9 +579,8 @@ class _Handler(LoopbackHandler):
             self._abort()
         elif fault.then == "drip":
             slow = {fault.part: fault.seconds}
-            sent = self._write_slowly(self._head(answer), slow.get("headers", 0))
-            if not (sent and self._write_slowly(answer.body, slow.get("body", 0))):
-                self._abort()
+            if self._write_slowly(self._head(answer), slow.get("headers", 0)):
+                self._write_slowly(answer.body, slow.get("body", 0))
         elif self._sleep(fault.seconds):
             self._send(answer)
 
@@ -622,22 +600,21 @@ class _Handler(LoopbackHandler):
         if status >= 200:
             lines += ["Server: D24Sandbox/1.0", f"Content-Type: {answer.content_type}"]
             lines += [f"Content-Length: {len(answer.body)}"]
+            lines += ["Connection: close"] if self.close_connection else []
         lines += [f"{name}: {value}" for name, value in answer.headers]
-        if self.close_connection and status >= 200:
-            lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _write_slowly(self, data: bytes, interval: float) -> bool:
-        """Write `data`, a byte every `interval` seconds; False if the client or sandbox quit."""
+        """Write `data`, a byte every `interval` seconds; False (connection dropped) if cut."""
         chunks = [data[i : i + 1] for i in range(len(data))] if interval > 0 else [data]
-        try:
+        with contextlib.suppress(OSError):
             for chunk in chunks:
-                if interval > 0 and self._sandbox._stopping.wait(interval):
+                if interval > 0 and not self._sleep(interval):
                     return False
                 self.wfile.write(chunk)
-        except OSError:
-            return False
-        return True
+            return True
+        self._abort()
+        return False
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the sandbox stops first; then drop the connection and return False."""

@@ -13,16 +13,14 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     """`with server:` serves in a daemon thread until the block ends, then stops at once."""
 
     daemon_threads = True
-    # Stopping must not wait for handler threads: one may hang on purpose (a sandbox fault) or
-    # wait on a slow D24 (the local API).
+    # Stopping never waits for handler threads: one may hang on purpose or wait on a slow D24.
     block_on_close = False
     request_queue_size = 128
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's look-up of the host's FQDN, a DNS query that stalls offline."""
         socketserver.TCPServer.server_bind(self)
-        host, port = self.socket.getsockname()[:2]
-        self.server_name, self.server_port = str(host), int(port)
+        self.server_name, self.server_port = self.socket.getsockname()[:2]
 
     def __enter__(self) -> Self:
         threading.Thread(target=self.serve_forever, args=(0.01,), daemon=True).start()
