@@ -1,21 +1,10 @@
-"""A local D24 Cashouts API v3 over real HTTP that checks what D24 checks, keeps cashouts in
-memory, records every request and plays injected faults. A request to a known endpoint goes
-through these steps; the first that fails answers:
-
-1. ``Payload-Signature`` must be the lowercase hex HMAC-SHA256 of the raw body (403, code 302);
-2. a fault queued for the endpoint, if any, is played (``Fault``): faults only hit signed requests;
-3. ``Content-Type`` must be ``application/json`` (400, code 300);
-4. the body must be a JSON object (400, code 502);
-5. ``login`` and ``pass`` must match (401, code 401);
-6. ``login``/``pass`` strings of at most 32 characters, ``cashout_id`` a JSON integer in int64,
-   ``external_id`` a string (400, code 300);
-7. the cashout must exist with that ``external_id`` (412, code 509); a cancel needs it Pending or
-   On hold (412, code 510), and makes it Cancelled.
-
-An unknown path answers 404 and a known path with another method 405, before any of that. A
-request belongs to the merchant account (docs/contract.md section 11) whose secret key signed it,
-and sees only that account's cashouts.
-"""
+"""A local D24 Cashouts API v3 over real HTTP: it keeps cashouts in memory, records requests,
+plays injected faults (`Fault`) and checks what D24 checks, answering as D24 at the first failure:
+path (404), method (405), signature, the lowercase hex HMAC-SHA256 of the raw body (403, code
+302); then a queued fault plays; content type (400, code 300), a JSON object (400, code 502),
+credentials (401), parameters (400, code 300), the cashout with that external_id (412, code 509)
+and, to cancel, Pending or On hold (412, code 510). A request belongs to the merchant account
+(docs/contract.md section 11) whose secret key signed it, and sees only its cashouts."""
 
 from __future__ import annotations
 
@@ -29,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from http import HTTPStatus
+from http.client import responses
 from typing import Any, Final, Literal, Self, cast
 
 from local.loopback import LoopbackHandler, LoopbackHTTPServer
@@ -51,10 +40,11 @@ MAX_CREDENTIAL_LENGTH: Final = 32
 _INT64: Final = range(-(2**63), 2**63)
 # How often a hanging handler looks up, which bounds how long stop() takes.
 _POLL_SECONDS: Final = 0.01
+# SO_LINGER on with 0 seconds: close() sends a RST, so the client sees a reset, not a clean end.
+_RESET_ON_CLOSE: Final = struct.pack("ii", 1, 0)
 
 Endpoint = Literal["cancel", "status", "other"]
 FaultTarget = Literal["cancel", "status", "any"]
-DripPart = Literal["headers", "body"]  # what a drip sends slowly
 _ROUTES: Final[Mapping[str, tuple[str, Endpoint]]] = {
     "/v3/cashout/cancel": ("DELETE", "cancel"),
     "/v3/cashout/status": ("POST", "status"),
@@ -92,18 +82,13 @@ class Received:
     body: bytes
     signature_valid: bool
     endpoint: Endpoint
-    client_port: int = 0  # the client's TCP port: requests on one kept-alive connection share it
-    at: float = 0.0  # when it was read, time.time(): it is not answered before at + latency
-    account: str | None = None  # the added account whose key signed it; None: the first one
+    client_port: int  # requests on one kept-alive connection share it
+    at: float  # when it was read, time.time(): it is not answered before at + latency
+    account: str | None  # the added account whose key signed it; None: the first one
 
     def header(self, name: str) -> str | None:
         """A header's value, whatever the case of its name, or None."""
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
-
-    @property
-    def user_agent(self) -> str | None:
-        """The User-Agent header D24 requires, or None."""
-        return self.header("User-Agent")
 
     def json(self) -> Any:
         """The body parsed as JSON; raises ValueError when it is not JSON."""
@@ -120,18 +105,8 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def _phrase(http_status: int) -> str:
-    with contextlib.suppress(ValueError):
-        return HTTPStatus(http_status).phrase
-    return "Error"
-
-
-def _json_answer(http_status: int, payload: object, headers: Mapping[str, str] | None) -> Answer:
-    return Answer(http_status, json.dumps(payload).encode(), headers=tuple((headers or {}).items()))
-
-
 def _error(http_status: int, code: int, message: str) -> Answer:
-    return _json_answer(http_status, {"code": code, "message": message}, None)
+    return Answer(http_status, json.dumps({"code": code, "message": message}).encode())
 
 
 _INVALID_SIGNATURE: Final = _error(403, 302, "Invalid signature")
@@ -143,49 +118,33 @@ _INVALID_TRANSITION: Final = _error(412, 510, "Invalid status transition")
 _PROXY_UNAVAILABLE: Final = _error(503, 503, "Service Unavailable")
 # D24's own error bodies for the statuses it documents; other statuses get the HTTP phrase.
 _D24_ERROR_BODIES: Final = {
-    400: _INVALID_PARAMS,
-    401: _INVALID_CREDENTIALS,
-    403: _INVALID_SIGNATURE,
+    a.http_status: a for a in (_INVALID_PARAMS, _INVALID_CREDENTIALS, _INVALID_SIGNATURE)
 }
-_HTML_PAGE: Final = (
-    b"<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>"
-    b"<body><h1>Our site is under maintenance</h1><p>Please try again later.</p></body></html>\n"
-)
+_ELSEWHERE: Final = "https://elsewhere.example/v3/cashout/cancel"
+_HTML_PAGE: Final = b"<!DOCTYPE html>\n<html><body><h1>Under maintenance</h1></body></html>\n"
 
 
 def _fault_answer(status: int, body: object | None, headers: Mapping[str, str] | None) -> Answer:
-    if body is None and status in _D24_ERROR_BODIES:
-        return replace(_D24_ERROR_BODIES[status], headers=tuple((headers or {}).items()))
-    payload = {"code": status, "message": _phrase(status)} if body is None else body
-    return _json_answer(status, payload, headers)
-
-
-def _non_negative(seconds: float) -> float:
-    if seconds < 0:
-        raise ValueError(f"seconds must be >= 0, got {seconds}")
-    return seconds
+    answer = _D24_ERROR_BODIES.get(status, _error(status, status, responses.get(status, "Error")))
+    if body is not None:
+        answer = Answer(status, json.dumps(body).encode())
+    return replace(answer, headers=tuple((headers or {}).items()))
 
 
 @dataclass(frozen=True)
 class Fault:
-    """A misbehaviour to play on the next signed request to its endpoint, whatever it asks; build
-    it with the class methods below.
-
-    In order: `before` (sleep `seconds`, reset the connection, or hang) and the `early` (1xx)
-    answer; then, when `apply`, the request is processed as usual (a cancel takes effect); then the
-    answer, `answer` or the real one (after `padding` bytes of whitespace, or its status
-    description padded to `describe` characters), goes out as `then` says: sent after `wait`
-    seconds, dropped with a reset, dripped a byte every `seconds` (its `part`), or its head only.
-    """
+    """A misbehaviour for a signed request (use the class methods): `sleep`, send the `early` 1xx,
+    process the request if `apply` (description padded to `describe`, body after `padding` spaces),
+    then `answer` or the real one, if any, is sent `seconds` later, dropped (a reset), dripped a
+    byte every `seconds` (its `part`) or stalled after its head, as `then` says."""
 
     apply: bool = True
     answer: Answer | None = None
-    before: Literal["", "sleep", "reset", "hang"] = ""
-    early: Answer | None = None
     then: Literal["send", "drop", "drip", "stall"] = "send"
     seconds: float = 0.0
-    wait: float = 0.0
-    part: DripPart = "body"
+    sleep: float = 0.0
+    early: Answer | None = None
+    part: Literal["headers", "body"] = "body"
     padding: int = 0
     describe: int = 0
 
@@ -197,11 +156,9 @@ class Fault:
         return cls(apply=False, answer=_fault_answer(http_status, body, headers))
 
     @classmethod
-    def apply_then_status(
-        cls, http_status: int, body: object | None = None, headers: Mapping[str, str] | None = None
-    ) -> Fault:
+    def apply_then_status(cls, http_status: int, body: object | None = None) -> Fault:
         """Apply, then answer `http_status` (body as in `Fault.status`) instead of the result."""
-        return cls(answer=_fault_answer(http_status, body, headers))
+        return cls(answer=_fault_answer(http_status, body, None))
 
     @classmethod
     def html(cls, http_status: int = 200) -> Fault:
@@ -209,22 +166,19 @@ class Fault:
         return cls(False, Answer(http_status, _HTML_PAGE, "text/html; charset=utf-8"))
 
     @classmethod
-    def raw(cls, http_status: int, body: bytes, content_type: str = "application/json") -> Fault:
-        """Answer exactly `body` (empty, truncated, wrong JSON) without applying."""
-        return cls(False, Answer(http_status, body, content_type))
+    def raw(cls, http_status: int, body: bytes) -> Fault:
+        """Answer exactly `body` as JSON (empty, truncated, wrong) without applying."""
+        return cls(False, Answer(http_status, body))
 
     @classmethod
-    def redirect(
-        cls, http_status: int = 302, location: str = "https://elsewhere.example/v3/cashout/cancel"
-    ) -> Fault:
+    def redirect(cls, http_status: int = 302, location: str = _ELSEWHERE) -> Fault:
         """Answer a redirect to `location` without applying (a misrouted proxy)."""
         moved = Answer(http_status, b'{"message": "Moved"}', headers=(("Location", location),))
         return cls(False, moved)
 
     @classmethod
     def oversized(cls, size: int, apply: bool = False) -> Fault:
-        """Answer 200 with `size` bytes of JSON whitespace, then the real answer when `apply`
-        (valid JSON, only readable whole), else a body with no answer in it."""
+        """Answer 200: `size` spaces, then the real answer if `apply` (JSON, readable whole)."""
         if apply:
             return cls(padding=size)
         return cls(False, Answer(200, b" " * size + b'{"note": "no answer here"}'))
@@ -232,17 +186,17 @@ class Fault:
     @classmethod
     def delay(cls, seconds: float) -> Fault:
         """Sleep `seconds`, then process and answer normally."""
-        return cls(before="sleep", seconds=_non_negative(seconds))
+        return cls(sleep=seconds)
 
     @classmethod
     def hang(cls) -> Fault:
         """Read the request and never answer, until the client closes or the sandbox stops."""
-        return cls(False, before="hang")
+        return cls(False, then="stall")
 
     @classmethod
     def reset(cls) -> Fault:
         """Close the connection with a TCP RST, without applying or answering."""
-        return cls(False, before="reset")
+        return cls(False, then="drop")
 
     @classmethod
     def apply_then_drop(cls) -> Fault:
@@ -252,30 +206,29 @@ class Fault:
     @classmethod
     def apply_then_delay(cls, seconds: float) -> Fault:
         """Apply at once, then answer only after `seconds`."""
-        return cls(wait=_non_negative(seconds))
+        return cls(seconds=seconds)
 
     @classmethod
-    def drip(cls, interval: float, part: DripPart = "body", apply: bool = True) -> Fault:
-        """Send one byte every `interval` seconds of the status line and headers (`part`
-        "headers") or of the body: the real answer with `apply` (D24 slow), else a 503 with
-        nothing applied (a sick proxy in front)."""
+    def drip(
+        cls, interval: float, part: Literal["headers", "body"] = "body", apply: bool = True
+    ) -> Fault:
+        """Send the answer's head or body (`part`) a byte every `interval` seconds: the real
+        answer with `apply` (D24 slow), else a 503 with nothing applied (a sick proxy)."""
         answer = None if apply else _PROXY_UNAVAILABLE
-        return cls(apply, answer, then="drip", seconds=_non_negative(interval), part=part)
+        return cls(apply, answer, then="drip", seconds=interval, part=part)
 
     @classmethod
     def stall_after_headers(cls, apply: bool = True) -> Fault:
-        """Send the status line and headers (of the real answer with `apply`, else a 503), then
-        nothing until the client closes."""
+        """Send the head of the real answer with `apply` (else of a 503), then nothing."""
         return cls(apply, None if apply else _PROXY_UNAVAILABLE, then="stall")
 
     @classmethod
     def interim(cls, http_status: int = 103, seconds: float = 0.0) -> Fault:
-        """Send an interim 1xx answer at once (103 with a Link header), then process normally
-        and send the real answer `seconds` later."""
+        """Send a 1xx at once (103 with a Link header), then the real answer `seconds` later."""
         if not 100 <= http_status < 200:
             raise ValueError(f"an interim answer is 1xx, got {http_status}")
         headers = (("Link", "</v3/docs>; rel=preload"),) if http_status == 103 else ()
-        return cls(early=Answer(http_status, b"", headers=headers), wait=_non_negative(seconds))
+        return cls(early=Answer(http_status, b"", headers=headers), seconds=seconds)
 
     @classmethod
     def long_description(cls, length: int) -> Fault:
@@ -283,39 +236,23 @@ class Fault:
         return cls(describe=length)
 
 
-_NO_FAULT: Final = Fault()
-
-
 @dataclass
 class _Account:
-    login: str
-    password: str
-    secret_key: str
+    credentials: dict[str, str]  # shaped like the SecretString: login, pass, secret_key
     cashouts: dict[int, Cashout]
 
-    def credentials(self) -> dict[str, str]:
-        return {"login": self.login, "pass": self.password, "secret_key": self.secret_key}
 
-
-def _status_payload(cashout: Cashout) -> dict[str, object]:
+def _status_payload(cashout: Cashout, describe: int) -> dict[str, object]:
+    description = STATUS_DESCRIPTIONS.get(cashout.status, "Unknown")
+    if describe:  # a long description fault
+        description = (description + " ").ljust(describe, ".")[:describe]
     payload: dict[str, object] = {
         "cashout_status": cashout.status,
-        "cashout_status_description": STATUS_DESCRIPTIONS.get(cashout.status, "Unknown"),
+        "cashout_status_description": description,
         "rejection_code": cashout.rejection_code,
         "rejection_reason": cashout.rejection_reason,
     }
     return {key: value for key, value in payload.items() if value is not None}
-
-
-def _with_long_description(answer: Answer, length: int) -> Answer:
-    if not length:
-        return answer
-    payload = json.loads(answer.body)
-    description = payload.get("cashout_status_description") if isinstance(payload, dict) else None
-    if not isinstance(description, str):
-        return answer
-    padded = (description + " ").ljust(length, ".")[:length]
-    return _json_answer(answer.http_status, {**payload, "cashout_status_description": padded}, None)
 
 
 def _valid_params(payload: Mapping[str, object]) -> tuple[int, str] | None:
@@ -347,11 +284,10 @@ class D24Sandbox:
         seed: bool = True,
         latency: float = 0.0,
     ) -> None:
-        self._initial = (login, password, secret_key)
-        self._seed = seed
-        # Seconds every request to a known endpoint waits before it is served: a round trip
-        # from an AWS region to D24, for the benchmark and the in-flight tests.
-        self.latency = _non_negative(latency)
+        self._initial = {"login": login, "pass": password, "secret_key": secret_key}
+        self._seed = SEED_CASHOUTS if seed else {}
+        # Seconds each request to a known endpoint waits first: a round trip from AWS to D24.
+        self.latency = latency
         self._lock = threading.Lock()
         self._accounts: dict[str | None, _Account] = {}  # None: the constructor's account
         # fault, endpoint, until cleared, the added account whose requests it is for (None: any)
@@ -377,11 +313,10 @@ class D24Sandbox:
             return
         self._stopping.set()
         self._server.__exit__()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:  # wakes handlers reading an idle keep-alive connection
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        with self._lock:  # wakes handlers reading an idle keep-alive connection
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Self:
         return self if self._server is not None else self.start()
@@ -401,8 +336,6 @@ class D24Sandbox:
         """The D24 base URL to configure the client with, e.g. http://127.0.0.1:8024/v3."""
         return f"http://127.0.0.1:{self.port}/v3"
 
-    # State
-
     @property
     def credentials(self) -> dict[str, str]:
         """The first account's current credentials, shaped like the Secrets Manager SecretString."""
@@ -411,7 +344,7 @@ class D24Sandbox:
     def credentials_of(self, account: str | None) -> dict[str, str]:
         """An account's current credentials, shaped like the SecretString."""
         with self._lock:
-            return self._accounts[account].credentials()
+            return dict(self._accounts[account].credentials)
 
     def set_credentials(
         self,
@@ -421,21 +354,20 @@ class D24Sandbox:
         secret_key: str | None = None,
         account: str | None = None,
     ) -> None:
-        """Rotate credentials (of an added `account`, or the first one); the old ones fail from
-        the next request on. None keeps a value."""
+        """Rotate an account's credentials (None keeps one); the old ones fail from now on."""
+        changes = {"login": login, "pass": password, "secret_key": secret_key}
+        given = {name: value for name, value in changes.items() if value is not None}
         with self._lock:
-            held = self._accounts[account]
-            held.login = held.login if login is None else login
-            held.password = held.password if password is None else password
-            held.secret_key = held.secret_key if secret_key is None else secret_key
+            self._accounts[account].credentials.update(given)
 
     def add_account(self, account: str, *, login: str, password: str, secret_key: str) -> None:
-        """Add a merchant account with its own credentials and no cashouts. Each needs its own
-        secret key: the key that signed a request tells whose it is."""
+        """Add an account with no cashouts; its own secret key tells which requests are its."""
         with self._lock:
-            if account in self._accounts or secret_key in self._keys().values():
+            keys = {held.credentials["secret_key"] for held in self._accounts.values()}
+            if account in self._accounts or secret_key in keys:
                 raise ValueError(f"account {account!r} or its secret key is taken")
-            self._accounts[account] = _Account(login, password, secret_key, {})
+            credentials = {"login": login, "pass": password, "secret_key": secret_key}
+            self._accounts[account] = _Account(credentials, {})
 
     def add_cashout(
         self,
@@ -458,19 +390,14 @@ class D24Sandbox:
         return None if cashout is None else cashout.status
 
     def reset(self) -> None:
-        """Back to construction state: seed cashouts, initial credentials, no added accounts, no
-        faults, empty log."""
+        """Back to construction state (but for `latency`): no added account, fault or request."""
         with self._lock:
-            cashouts = dict(SEED_CASHOUTS) if self._seed else {}
-            self._accounts = {None: _Account(*self._initial, cashouts)}
-            self._faults.clear()
-            self._received.clear()
-            self._played.clear()
+            self._accounts = {None: _Account(dict(self._initial), dict(self._seed))}
+            self._faults, self._received, self._played = [], [], []
             self._in_flight_peak = self._in_flight
 
     def interrupt(self, timeout: float = 2.0) -> None:
-        """End every request still being served, as stop() does, and go on serving: a sandbox
-        shared by tests, between two of them."""
+        """End every request being served, as stop() does, and go on serving (between tests)."""
         self._stopping.set()
         deadline = time.monotonic() + timeout
         while self._in_flight and time.monotonic() < deadline:
@@ -493,8 +420,6 @@ class D24Sandbox:
         finally:
             with self._lock:
                 self._in_flight -= 1
-
-    # Request log and faults
 
     def received(self, endpoint: Endpoint | None = None) -> list[Received]:
         """A copy of the requests received so far, oldest first, optionally of one endpoint."""
@@ -532,24 +457,12 @@ class D24Sandbox:
         with self._lock:
             self._faults.clear()
 
-    @property
-    def pending_faults(self) -> int:
-        """How many queued faults have not fired yet."""
-        with self._lock:
-            return len(self._faults)
-
-    # Used by the request handler
-
-    def _keys(self) -> dict[str | None, str]:
-        return {name: account.secret_key for name, account in self._accounts.items()}
-
-    def _record(self, handler: LoopbackHandler, body: bytes) -> Received:
-        route = _ROUTES.get(handler.path.split("?", 1)[0])
-        endpoint: Endpoint = route[1] if route and route[0] == handler.command else "other"
+    def _record(self, handler: LoopbackHandler, body: bytes, endpoint: Endpoint) -> Received:
         headers = dict(handler.headers.items())
         provided = handler.headers.get("Payload-Signature") or ""
         with self._lock:
-            signed_by = [name for name, key in self._keys().items() if _signs(key, body, provided)]
+            keys = {name: held.credentials["secret_key"] for name, held in self._accounts.items()}
+            signed_by = [name for name, key in keys.items() if _signs(key, body, provided)]
             record = Received(
                 handler.command, handler.path, headers, body, bool(signed_by), endpoint,
                 handler.client_address[1], time.time(), signed_by[0] if signed_by else None,
@@ -568,7 +481,7 @@ class D24Sandbox:
         return None
 
     def _process(
-        self, endpoint: Endpoint, content_type: str, body: bytes, account: str | None
+        self, endpoint: Endpoint, content_type: str, body: bytes, account: str | None, describe: int
     ) -> Answer:
         if content_type != "application/json":
             return _INVALID_PARAMS
@@ -582,7 +495,7 @@ class D24Sandbox:
             held = self._accounts.get(account)
             if held is None:  # gone with a reset since the request was read
                 return _INVALID_CREDENTIALS
-            if payload.get("login") != held.login or payload.get("pass") != held.password:
+            if any(payload.get(key) != held.credentials[key] for key in ("login", "pass")):
                 return _INVALID_CREDENTIALS
             params = _valid_params(payload)
             if params is None:
@@ -594,7 +507,7 @@ class D24Sandbox:
                 if cashout.status not in CANCELLABLE:
                     return _INVALID_TRANSITION
                 cashout = held.cashouts[params[0]] = replace(cashout, status=CANCELLED)
-        return _json_answer(200, _status_payload(cashout), None)
+        return Answer(200, json.dumps(_status_payload(cashout, describe)).encode())
 
 
 class _Server(LoopbackHTTPServer):
@@ -611,93 +524,65 @@ class _Handler(LoopbackHandler):
     disable_nagle_algorithm = True
     _drop = False
 
-    @property
-    def _sandbox(self) -> D24Sandbox:
-        return cast(_Server, self.server).sandbox
-
     def setup(self) -> None:
         super().setup()
+        self._sandbox = cast(_Server, self.server).sandbox
         with self._sandbox._lock:
             self._sandbox._connections.add(self.connection)
 
     def finish(self) -> None:
         with self._sandbox._lock:
             self._sandbox._connections.discard(self.connection)
-        if not self._drop:
-            super().finish()
-            return
-        # rfile holds a reference that would keep the socket open past close().
-        self.rfile.close()
-        self.wfile.close()
-        # Linger 0: close() sends a RST, so the client sees a reset, not a clean end.
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
+        super().finish()  # closes rfile, which would keep the socket open past close()
+        if self._drop:
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+            self.connection.close()
 
     def do_DELETE(self) -> None:
         body = self._read_body()
-        record = self._sandbox._record(self, body or b"")
         route = _ROUTES.get(self.path.split("?", 1)[0])
+        endpoint: Endpoint = route[1] if route and route[0] == self.command else "other"
+        record = self._sandbox._record(self, body or b"", endpoint)
         if body is None:
             pass  # the client is gone
         elif route is None:
             self._send(_error(404, 404, "Not found"))
-        elif record.endpoint == "other":
-            self._send(
-                replace(_error(405, 405, "Method not allowed"), headers=(("Allow", route[0]),))
-            )
+        elif endpoint == "other":
+            allow = (("Allow", route[0]),)
+            self._send(replace(_error(405, 405, "Method not allowed"), headers=allow))
         elif not record.signature_valid:
             self._send(_INVALID_SIGNATURE)
         else:
             with self._sandbox._serving():
                 if self._sleep(self._sandbox.latency):
-                    self._serve(record.endpoint, body, record.account)
+                    self._serve(endpoint, body, record.account)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE
 
     def _serve(self, endpoint: Endpoint, body: bytes, account: str | None) -> None:
-        fault = self._sandbox._take_fault(endpoint, account) or _NO_FAULT
-        answer = self._prepare(fault, endpoint, body, account)
-        if answer is None:
+        fault = self._sandbox._take_fault(endpoint, account) or Fault()
+        if not self._sleep(fault.sleep):
             return
-        if fault.then == "drop":
-            self._abort()
-        elif fault.then == "drip":
-            head, rest = self._head(answer), answer.body
-            if fault.part == "headers":
-                sent = self._write_slowly(head, fault.seconds) and self._write_slowly(rest, 0)
-            else:
-                sent = self._write_slowly(head, 0) and self._write_slowly(rest, fault.seconds)
-            if not sent:
-                self._abort()
-        elif fault.then == "stall":
-            self._write_slowly(self._head(answer), 0)
+        if fault.early is not None and not self._write_slowly(self._head(fault.early), 0):
+            return
+        answer = fault.answer
+        if fault.apply:
+            content_type = self.headers.get_content_type()
+            done = self._sandbox._process(endpoint, content_type, body, account, fault.describe)
+            answer = answer or replace(done, body=b" " * fault.padding + done.body)
+        if fault.then == "stall":
+            self._write_slowly(self._head(answer) if answer else b"", 0)
             self._wait_for_client_close()
             self._abort()
-        elif not fault.wait or self._sleep(fault.wait):
+        elif answer is None or fault.then == "drop":
+            self._abort()
+        elif fault.then == "drip":
+            slow = {fault.part: fault.seconds}
+            if self._write_slowly(self._head(answer), slow.get("headers", 0)):
+                self._write_slowly(answer.body, slow.get("body", 0))
+        elif self._sleep(fault.seconds):
             self._send(answer)
-
-    def _prepare(
-        self, fault: Fault, endpoint: Endpoint, body: bytes, account: str | None
-    ) -> Answer | None:
-        """Play what comes before the answer and process the request if the fault applies it:
-        the answer to send, or None when the request ends here."""
-        if fault.before in ("reset", "hang"):
-            if fault.before == "hang":
-                self._wait_for_client_close()
-            self._abort()
-            return None
-        if fault.before == "sleep" and not self._sleep(fault.seconds):
-            return None
-        if fault.early is not None and not self._write_slowly(self._head(fault.early), 0):
-            self._abort()
-            return None
-        if not fault.apply:
-            return fault.answer
-        content_type = self.headers.get_content_type()
-        done = self._sandbox._process(endpoint, content_type, body, account)
-        answer = fault.answer or _with_long_description(done, fault.describe)
-        return replace(answer, body=b" " * fault.padding + answer.body) if fault.padding else answer
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when the client left before sending it whole."""
@@ -711,29 +596,25 @@ class _Handler(LoopbackHandler):
     def _head(self, answer: Answer) -> bytes:
         """The status line and headers of `answer`; an interim (1xx) one has only its own."""
         status = answer.http_status
-        lines = [f"{self.protocol_version} {status} {_phrase(status)}"]
+        lines = [f"{self.protocol_version} {status} {responses.get(status, 'Error')}"]
         if status >= 200:
             lines += ["Server: D24Sandbox/1.0", f"Content-Type: {answer.content_type}"]
             lines += [f"Content-Length: {len(answer.body)}"]
+            lines += ["Connection: close"] if self.close_connection else []
         lines += [f"{name}: {value}" for name, value in answer.headers]
-        if self.close_connection and status >= 200:
-            lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _write_slowly(self, data: bytes, interval: float) -> bool:
-        """Write `data`, one byte every `interval` seconds (all at once for 0); False when the
-        client left or the sandbox stopped first."""
-        try:
-            if interval <= 0:
-                self.wfile.write(data)
-                return True
-            for index in range(len(data)):
-                if self._sandbox._stopping.wait(interval):
+        """Write `data`, a byte every `interval` seconds; False (connection dropped) if cut."""
+        chunks = [data[i : i + 1] for i in range(len(data))] if interval > 0 else [data]
+        with contextlib.suppress(OSError):
+            for chunk in chunks:
+                if interval > 0 and not self._sleep(interval):
                     return False
-                self.wfile.write(data[index : index + 1])
-        except OSError:
-            return False
-        return True
+                self.wfile.write(chunk)
+            return True
+        self._abort()
+        return False
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the sandbox stops first; then drop the connection and return False."""

@@ -1,5 +1,4 @@
-"""The threaded HTTP server and request handler the local servers share (the D24 sandbox, the local
-API, the local Lambda Runtime API, the secrets extension's stand-in)."""
+"""The threaded HTTP server and request handler the local servers share."""
 
 from __future__ import annotations
 
@@ -11,20 +10,17 @@ from typing import Any, Self
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
-    """A server for loopback addresses that starts and stops at once, whatever its threads do;
-    `with server:` serves in a daemon thread until the block ends."""
+    """`with server:` serves in a daemon thread until the block ends, then stops at once."""
 
     daemon_threads = True
-    # Stopping must not wait for handler threads: one may hang on purpose (a sandbox fault) or
-    # wait on a slow D24 (the local API).
+    # Stopping never waits for handler threads: one may hang on purpose or wait on a slow D24.
     block_on_close = False
     request_queue_size = 128
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's look-up of the host's FQDN, a DNS query that stalls offline."""
         socketserver.TCPServer.server_bind(self)
-        host, port = self.socket.getsockname()[:2]
-        self.server_name, self.server_port = str(host), int(port)
+        self.server_name, self.server_port = self.socket.getsockname()[:2]
 
     def __enter__(self) -> Self:
         threading.Thread(target=self.serve_forever, args=(0.01,), daemon=True).start()
@@ -54,5 +50,4 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.wfile.write(body)

@@ -1,42 +1,37 @@
-"""A stand-in for the AWS Parameters and Secrets Lambda Extension, on loopback: `GET
-/secretsmanager/get?secretId=<id>` with the session token in `X-Aws-Parameters-Secrets-Token`
-(401 without it, 403 with another) answers GetSecretValue's JSON from a (moto) client, cached for
-TTL seconds as the extension caches it; it can be told to `fail` or to `stall`.
-"""
+"""A stand-in for the AWS Parameters and Secrets Lambda Extension on loopback: `GET
+/secretsmanager/get?secretId=<id>` with the session token (401 without, 403 another) answers
+GetSecretValue's JSON from a (moto) client, cached as the extension caches it."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import parse_qs, urlsplit
 
 from local.loopback import LoopbackHandler, LoopbackHTTPServer
 
 TOKEN = "local-session-token"  # Lambda sets AWS_SESSION_TOKEN; locally this dummy
-TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 TTL = 300.0  # the template's SECRETS_MANAGER_TTL
 VARIABLES = ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "AWS_SESSION_TOKEN")
 
 
-class SecretsExtension:
-    """`with SecretsExtension(client) as extension:` serves on 127.0.0.1; `environment` is what
-    the function needs to reach it."""
+class SecretsExtension(LoopbackHTTPServer):
+    """`with SecretsExtension(client) as extension:` serves on 127.0.0.1 for `environment`."""
 
     def __init__(self, client: Any, ttl: float = TTL) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
         self.client, self.ttl = client, ttl  # ttl 0: nothing cached, as a new container's
         self.requests: list[str] = []  # the secret id of every request, answered or not
         self._cache: dict[str, tuple[bytes, float]] = {}
         self._failing: int | None = None  # 0: stall
         self._stopped = threading.Event()
-        self._server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.extension = self  # type: ignore[attr-defined]
 
     @property
     def environment(self) -> dict[str, str]:
         """The function's variables that point it here."""
-        return dict(zip(VARIABLES, (str(self._server.server_port), TOKEN), strict=True))
+        return dict(zip(VARIABLES, (str(self.server_port), TOKEN), strict=True))
 
     def fail(self, status: int = 500) -> None:
         """Answer every request with `status` from now on."""
@@ -48,12 +43,11 @@ class SecretsExtension:
 
     def __enter__(self) -> Self:
         self.client.list_secrets(MaxResults=1)  # warm: the client's first call is its slowest
-        self._server.__enter__()
-        return self
+        return super().__enter__()
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         self._stopped.set()
-        self._server.__exit__()
+        super().__exit__()
 
     def answer(self, secret_id: str, token: str | None) -> tuple[int, bytes] | None:
         """What it answers a request for `secret_id` (None: nothing, ever)."""
@@ -79,13 +73,13 @@ class _Handler(LoopbackHandler):
     protocol_version = "HTTP/1.0"  # one request a connection, as the extension serves
 
     def do_GET(self) -> None:
-        extension: SecretsExtension = self.server.extension  # type: ignore[attr-defined]
+        extension = cast(SecretsExtension, self.server)
         url = urlsplit(self.path)
         secret_id = parse_qs(url.query).get("secretId", [""])[0]
         if url.path != "/secretsmanager/get" or not secret_id:
             self.send(400, b"secretId is required")
             return
-        answer = extension.answer(secret_id, self.headers.get(TOKEN_HEADER))
+        answer = extension.answer(secret_id, self.headers.get("X-Aws-Parameters-Secrets-Token"))
         if answer is None:
             extension._stopped.wait()  # stalled: hold the connection until the stand-in stops
             return

@@ -17,7 +17,7 @@ def test_cancel_is_a_signed_delete_with_json_body_and_our_user_agent(
     [sent] = d24.received()
     assert (sent.method, sent.path) == ("DELETE", "/v3/cashout/cancel")
     assert sent.header("Content-Type") == "application/json"
-    assert sent.user_agent == f"cashout-cancel/{__version__}"
+    assert sent.header("User-Agent") == f"cashout-cancel/{__version__}"
     expected = hmac.new(SECRET_KEY.encode(), sent.body, hashlib.sha256).hexdigest()
     assert sent.header("Payload-Signature") == expected
     assert sent.signature_valid
@@ -37,7 +37,7 @@ def test_status_look_up_is_a_signed_post_for_the_same_cashout(
     assert (status.method, status.path) == ("POST", "/v3/cashout/status")
     assert status.signature_valid
     assert status.json() == cancel.json()
-    assert status.user_agent == f"cashout-cancel/{__version__}"
+    assert status.header("User-Agent") == f"cashout-cancel/{__version__}"
 
 
 def test_warm_invocations_reuse_the_secret_and_the_connection(

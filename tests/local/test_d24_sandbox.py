@@ -397,7 +397,7 @@ def test_every_request_is_recorded_with_exact_bytes_signature_validity_and_user_
     assert first.body == body
     assert first.signature_valid is True
     assert first.header("payload-signature") == signature(body)
-    assert first.user_agent == USER_AGENT
+    assert first.header("User-Agent") == USER_AGENT
     assert type(first.json()["cashout_id"]) is int
     assert (second.endpoint, second.signature_valid) == ("status", False)
     assert d24.received("status") == [second]
@@ -462,7 +462,6 @@ def test_reset_restores_seed_credentials_and_clears_faults_and_log(
     assert d24.status_of(1001) == PENDING
     assert d24.status_of(5) is None
     assert d24.credentials["secret_key"] == SECRET_KEY
-    assert d24.pending_faults == 0
     assert d24.received() == []
     assert cancel(session, d24, 1001).status_code == 200
 
@@ -514,7 +513,7 @@ def test_html_fault_answers_an_html_page(d24: D24Sandbox, session: requests.Sess
 def test_raw_fault_answers_exactly_those_bytes(
     d24: D24Sandbox, session: requests.Session, raw: bytes
 ) -> None:
-    d24.inject(Fault.raw(200, raw, "application/json"))
+    d24.inject(Fault.raw(200, raw))
 
     response = cancel(session, d24, 1001)
 
@@ -693,7 +692,6 @@ def test_faults_fire_once_per_matching_request_in_order(
     statuses += [cancel(session, d24, 1001).status_code for _ in range(4)]
 
     assert statuses == [200, 503, 503, 429, 200]
-    assert d24.pending_faults == 0
 
 
 def test_fault_for_any_endpoint_hits_the_status_call_too(
@@ -713,7 +711,7 @@ def test_request_with_bad_signature_does_not_consume_a_fault(
     unsigned = send(session, d24, "cancel", body_of(1001, "ext-1001"), secret_key="wrong")
 
     assert unsigned.status_code == 403
-    assert d24.pending_faults == 1
+    assert cancel(session, d24, 1001).status_code == 500
 
 
 def test_cleared_faults_do_not_fire(d24: D24Sandbox, session: requests.Session) -> None:

@@ -199,7 +199,7 @@ def assert_only_valid_requests(received: list[Received]) -> None:
         assert request.endpoint in ("cancel", "status")
         assert request.signature_valid
         assert request.header("Content-Type") == "application/json"
-        assert (request.user_agent or "").startswith("cashout-cancel/")
+        assert (request.header("User-Agent") or "").startswith("cashout-cancel/")
         body = request.json()
         assert set(body) == {"login", "pass", "cashout_id", "external_id"}
         assert (body["login"], body["pass"]) == (LOGIN, PASSWORD)
