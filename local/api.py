@@ -1,9 +1,6 @@
-"""The function's HTTP API on localhost, as `sam local start-api` serves it but without Docker.
-
-Each HTTP request becomes the REST API (payload v1) proxy event the template's API Gateway sends
-(local/events.py); the handler's proxy response becomes the HTTP answer. `make api` serves the
-local function (local/function.py), one invocation at a time by default, as one Lambda container
-runs them; `make api D24=down|slow|wrong-credentials` starts its D24 sandbox misbehaving.
+"""`make api`: the function's HTTP API on localhost, as `sam local start-api` serves it but
+without Docker: each request becomes the REST API proxy event (local/events.py), the handler's
+proxy response the HTTP answer. What it reproduces and what it does not: docs/local.md.
 """
 
 from __future__ import annotations
@@ -42,8 +39,8 @@ SLOW_SECONDS = 6.0  # over the template's D24_TIMEOUT_SECONDS (5): every attempt
 def request_event(
     method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes, source_ip: str
 ) -> dict[str, Any]:
-    """The REST API proxy event API Gateway builds for one HTTP request. Paths other than the
-    route reach the function through a catch-all, so that its own 404 and 405 show."""
+    """The REST API proxy event for one HTTP request; other paths than the route go through a
+    catch-all, so that the function's own 404 and 405 show."""
     split = urlsplit(target)
     path = unquote(split.path) or "/"
     route = _ROUTE.fullmatch(path)
@@ -85,12 +82,8 @@ def http_answer(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
 
 
 class LocalApi(LoopbackHTTPServer):
-    """`handler` behind the API on 127.0.0.1: `with LocalApi(handler) as api:` serves on `api.url`.
-
-    `serialise=True` runs one invocation at a time, as one Lambda container does: the function's
-    per-container state (the Powertools correlation id and metrics buffer) assumes it;
-    `serialise=False` runs them concurrently, like a burst over many containers.
-    """
+    """`handler` behind the API on 127.0.0.1: `with LocalApi(handler) as api:` serves on `api.url`;
+    one invocation at a time, as in one Lambda container, unless not `serialise`."""
 
     def __init__(
         self, handler: Handler, port: int = 0, *, serialise: bool = True, verbose: bool = False
@@ -146,9 +139,8 @@ class _RequestHandler(LoopbackHandler):
         headers = list(self.headers.items())
         event = request_event(self.command, self.path, headers, body, self.client_address[0])
         status, headers, payload = self._api.invoke(event)
-        self.send(
-            status, payload, [*headers, ("x-amzn-RequestId", event["requestContext"]["requestId"])]
-        )
+        request_id = event["requestContext"]["requestId"]
+        self.send(status, payload, [*headers, ("x-amzn-RequestId", request_id)])
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when it was refused (answered) or the client left."""
@@ -192,9 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve in the foreground until Ctrl-C."""
     parser = argparse.ArgumentParser(description="The cancel-cashout HTTP API on localhost.")
     parser.add_argument("--port", type=int, default=3000, help="TCP port (0 picks a free one)")
-    parser.add_argument(
-        "--parallel", action="store_true", help="run invocations concurrently, not one at a time"
-    )
+    parser.add_argument("--parallel", action="store_true", help="run invocations concurrently")
     parser.add_argument("--d24", choices=D24_MODES, help="start the D24 sandbox misbehaving")
     runtime_arguments(parser)
     args = parser.parse_args(argv)

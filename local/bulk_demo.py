@@ -1,15 +1,14 @@
-"""Cancels through the local queues, `cashout-ops` (the operators' tool's own code, in this
-process, `--endpoint-url` at moto's server) and the local SQS event source (docs/local.md):
-`run_bulk`, the demo's bulk run (an operator's file in every D24 state, in two merchant accounts
-and one with no secret; docs/contract.md sections 8-11), and `rehearse`, `make rehearse` (`python
--m local.bulk_demo`): the operators' replay of both failure queues after D24 was down
-(docs/runbook.md).
+"""Cancels through the local queues with `cashout-ops` (in this process, at moto's server) and
+the local SQS event source (docs/local.md): `run_bulk`, the demo's bulk run (docs/contract.md
+sections 8-11), and `rehearse` (`make rehearse`), the operators' replay of both failure queues
+after D24 was down (docs/runbook.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import sys
@@ -25,19 +24,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local.d24_sandbox import CANCELLED, COMPLETED, DELIVERED, ON_HOLD, PENDING, REJECTED
-from local.events import eventbridge_event
+from local.events import direct_event, eventbridge_event
 from local.function import SECOND_ACCOUNT, LocalFunction, aws_client, local_function
 from local.lambda_context import ALIAS_ARN, LambdaContext, new_request_id
-from local.sqs_event_source import EventSourceMapping, EventSourceRun, SqsEventSource, messages_in
+from local.sqs_event_source import (
+    EventSourceMapping,
+    EventSourceRun,
+    SqsEventSource,
+    messages_in,
+    queue_arn,
+)
 
 # The event source as template.yaml's BulkCancels sets it by default...
 BATCH_SIZE = 10  # BulkBatchSize
 MAXIMUM_CONCURRENCY = 2  # BulkMaximumConcurrency
-# ...but quicker to hand a message back. The template keeps a received message invisible for
-# 120 s (six times the function's 20 s Timeout) and BulkMaxReceiveCount is 5: an invalid line
-# would reach the dead-letter queue after ten minutes. Locally the visibility timeout is 2 s and
-# each invocation is given 2 s, the template's rule (visibility timeout at least the function's
-# timeout) kept at 1x; 2 receives, not 5, move an invalid line to the dead-letter queue.
+# ...but quicker to hand a message back: with the template's 120 s visibility timeout and 5
+# receives an invalid line takes ten minutes to reach the dead-letter queue. Locally each
+# invocation is given the 2 s visibility timeout (the template's rule kept at 1x), and 2 receives.
 VISIBILITY_TIMEOUT = 2
 MAX_RECEIVE_COUNT = 2
 RUN_TIMEOUT = 60.0  # seconds the event source may take to empty the queue
@@ -137,7 +140,7 @@ class Queues:
     def __init__(self, function: LocalFunction) -> None:
         self.function, self.sqs = function, aws_client("sqs", function.endpoint)
         self.dead_letters = self.sqs.create_queue(QueueName="CancelDeadLetterQueue")["QueueUrl"]
-        redrive = {"deadLetterTargetArn": arn(self.sqs, self.dead_letters)}
+        redrive = {"deadLetterTargetArn": queue_arn(self.sqs, self.dead_letters)}
         attributes = {
             "VisibilityTimeout": str(VISIBILITY_TIMEOUT),
             "RedrivePolicy": json.dumps(redrive | {"maxReceiveCount": MAX_RECEIVE_COUNT}),
@@ -146,17 +149,9 @@ class Queues:
 
     def work(self, meanwhile: Callable[[], Any] = lambda: None) -> tuple[EventSourceRun, int]:
         """The event source works the queue while `meanwhile` runs, then until it is empty: what
-        it did, and with how many execution environments. Each invocation is given the
-        visibility timeout, its answer passed on as JSON, as Lambda does."""
-
-        def environment(handler: Any) -> Any:
-            def invoke(event: dict[str, Any]) -> Any:
-                answer = handler(event, LambdaContext(remaining_ms=VISIBILITY_TIMEOUT * 1000))
-                return json.loads(json.dumps(answer))
-
-            return invoke
-
-        environments = [environment(h) for h in self.function.environments(MAXIMUM_CONCURRENCY)]
+        it did, and with how many execution environments."""
+        handlers = self.function.environments(MAXIMUM_CONCURRENCY)
+        environments = [functools.partial(invoke_from_queue, handler) for handler in handlers]
         mapping = EventSourceMapping(self.url, BATCH_SIZE, MAXIMUM_CONCURRENCY)
         source = SqsEventSource(self.sqs, mapping, environments)
         # In-process, Powertools prints each invocation's EMF document to stdout, as in Lambda.
@@ -166,7 +161,7 @@ class Queues:
                 meanwhile()
             finally:
                 worked = source.drain(RUN_TIMEOUT)
-        return worked, source.environments
+        return worked, len(environments)
 
     def ops(self, *args: str) -> tuple[int, str]:
         """`cashout-ops <args> --endpoint-url <moto>`: its exit status and what it printed."""
@@ -176,6 +171,12 @@ class Queues:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             status = main([*args, "--endpoint-url", self.function.endpoint])
         return status, out.getvalue()
+
+
+def invoke_from_queue(handler: Any, event: dict[str, Any]) -> Any:
+    """One invocation given the visibility timeout, its answer passed on as JSON, as Lambda does."""
+    answer = handler(event, LambdaContext(remaining_ms=VISIBILITY_TIMEOUT * 1000))
+    return json.loads(json.dumps(answer))
 
 
 def write_file(path: Path, rows: Iterable[Sequence[str]]) -> str:
@@ -239,7 +240,11 @@ class ResultsTap:
         # Only the detail: moto parses every path of the input template on every event, inside
         # the function's PutEvents call (eight paths by default, ~10 ms an event).
         transformer = {"InputPathsMap": {"d": "$.detail"}, "InputTemplate": '{"detail": <d>}'}
-        target = {"Id": "tap", "Arn": arn(self._sqs, self.url), "InputTransformer": transformer}
+        target = {
+            "Id": "tap",
+            "Arn": queue_arn(self._sqs, self.url),
+            "InputTransformer": transformer,
+        }
         events.put_targets(Rule="tap", EventBusName=bus, Targets=[target])
         self._bodies: list[str] = []
         self._stop = threading.Event()
@@ -247,27 +252,15 @@ class ResultsTap:
         self._reader.start()
 
     def _read(self) -> None:
-        while not self._stop.is_set():
-            if not self._read_some():
-                self._stop.wait(0.05)
-
-    def _read_some(self) -> bool:
-        read = read_all(self._sqs, self.url)
-        self._bodies += read
-        return bool(read)
+        while not self._stop.wait(0.05):
+            self._bodies += read_all(self._sqs, self.url)
 
     def details(self) -> list[dict[str, Any]]:
         """Stop reading: every result published since the tap was made."""
         self._stop.set()
         self._reader.join()
-        self._read_some()
+        self._bodies += read_all(self._sqs, self.url)
         return [json.loads(body)["detail"] for body in self._bodies]
-
-
-def arn(sqs: Any, queue_url: str) -> str:
-    """A queue's ARN."""
-    found = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    return str(found["Attributes"]["QueueArn"])
 
 
 def read_all(sqs: Any, queue_url: str) -> list[str]:
@@ -343,7 +336,8 @@ def rehearse(function: LocalFunction, folder: Path, out: TextIO = sys.stdout) ->
         say(*(f"     {line}" for line in printed.splitlines()), f"     (exit {status})")
         commands.append((" ".join(args), status, printed))
 
-    sandbox, queues, commands = function.sandbox, Queues(function), []
+    sandbox, queues = function.sandbox, Queues(function)
+    commands: list[tuple[str, int, str]] = []
     lines, events = REHEARSED_LINES, REHEARSED_EVENTS
     for cashout_id, account in lines + events:
         if sandbox.status_of(cashout_id, account) is None:
@@ -370,10 +364,9 @@ def rehearse(function: LocalFunction, folder: Path, out: TextIO = sys.stdout) ->
     say("4. D24 comes back")
     sandbox.clear_faults()
     say("5. the operator looks, then replays both failure queues into CancelQueue")
-    for from_queue in (dead_letters, failures):
-        ops("replay", "--from-queue", from_queue, "--dry-run")
-    for from_queue in (dead_letters, failures):
-        ops("replay", "--from-queue", from_queue, "--to-queue", queue)
+    for then in (["--dry-run"], ["--to-queue", queue]):
+        for from_queue in (dead_letters, failures):
+            ops("replay", "--from-queue", from_queue, *then)
 
     say("6. the event source works CancelQueue")
     tap = ResultsTap(function)
@@ -394,8 +387,7 @@ def invoke_asynchronously(
     """Lambda's asynchronous Invoke: the event, retried while the function raises (deployed,
     after about 1 and 2 minutes; here at once), then Lambda's on-failure record in
     `failure_queue`. How many invocations it took."""
-    detail = {"cashout_id": cashout_id, "external_id": f"ext-{cashout_id}"}
-    event = eventbridge_event(detail | ({"merchant": account} if account else {}))
+    event = eventbridge_event(direct_event(cashout_id, f"ext-{cashout_id}", account))
     request_id = new_request_id()  # one for the event and its retries, as Lambda's
     for attempt in range(1, RETRIES + 2):
         try:
@@ -407,7 +399,7 @@ def invoke_asynchronously(
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     invoked = {"requestId": request_id, "functionArn": ALIAS_ARN, "condition": "RetriesExhausted"}
     answered = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
-    error = {"errorMessage": str(failure), "errorType": type(failure).__name__}
+    reported = {"errorMessage": str(failure), "errorType": type(failure).__name__}
     stack = traceback.format_tb(failure.__traceback__)
     record = {
         "version": "1.0",
@@ -415,7 +407,7 @@ def invoke_asynchronously(
         "requestContext": invoked | {"approximateInvokeCount": RETRIES + 1},
         "requestPayload": event,
         "responseContext": answered,
-        "responsePayload": error | {"requestId": request_id, "stackTrace": stack},
+        "responsePayload": reported | {"requestId": request_id, "stackTrace": stack},
     }
     sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps(record))
     return RETRIES + 1

@@ -1,8 +1,4 @@
-"""template.yaml as data, for the tests and the local tools that must agree with it.
-
-CloudFormation's short tags (`!Ref X`, `!GetAtt A.B`, `!Sub ...`) are read as their long form
-(`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`, `{"Fn::Sub": ...}`).
-"""
+"""template.yaml as data, for the tests and the local tools that must agree with it."""
 
 from __future__ import annotations
 
@@ -28,18 +24,16 @@ def _short_tag(loader: CloudFormationLoader, tag_suffix: str, node: yaml.Node) -
         value = loader.construct_mapping(node, deep=True)
     if tag_suffix == "Ref":
         return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
     if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
+        value = value.split(".", 1)  # !GetAtt A.B -> {"Fn::GetAtt": ["A", "B"]}
     return {f"Fn::{tag_suffix}": value}
 
 
 CloudFormationLoader.add_multi_constructor("!", _short_tag)
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The template as plain data, short tags in their long form."""
-    text = path.read_text(encoding="utf-8")
+def load_template() -> dict[str, Any]:
+    """template.yaml as plain data, short tags in their long form."""
+    text = TEMPLATE.read_text(encoding="utf-8")
     loaded: dict[str, Any] = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506 (safe)
     return loaded

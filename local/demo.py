@@ -1,10 +1,7 @@
-"""The function end to end on this machine, no AWS account, no Docker: `make demo` runs every
-event in events/ (a table), then a bulk cancel through a local queue (local/bulk_demo.py); `make
-invoke EVENT=<file>` runs one and shows its full response; `--verbose` adds the INFO logs and EMF.
-
-Each event goes through the real `lambda_handler`, or the built artifact (`--runtime lambda`),
-against the local function (local/function.py). Every event names one cashout and every cashout
-is in at most one event that changes it: a row is the same alone or in the sequence.
+"""`make demo`: every event in events/ through the local function (local/function.py), as a
+table, then a bulk cancel through a local queue (local/bulk_demo.py); `make invoke EVENT=<file>`
+runs one and shows its full response. Each cashout is changed by at most one event, so a row is
+the same alone or in the sequence.
 """
 
 from __future__ import annotations
@@ -35,9 +32,8 @@ ABSENT = "-"  # D24 has no such cashout, or the answer names none
 # Answers that refuse an event before anything is sent to D24.
 REFUSED_UP_FRONT = {"INVALID_REQUEST", "METHOD_NOT_ALLOWED", "ROUTE_NOT_FOUND", "UNKNOWN_MERCHANT"}
 
-# What each event's name promises: status code, outcome, and D24's status of the cashout the
-# answer names, before and after. In the order the demo runs them: cancels, D24's other
-# answers, then what is refused up front.
+# What each event's name promises, in the order the demo runs them: status code, outcome, and
+# D24's status of the cashout the answer names, before and after.
 EXPECTED: dict[str, tuple[int, str, str, str]] = {
     "api-rest-cancel.json": (200, "CANCELLED", "Pending", "Canceled"),
     "api-http-cancel-base64.json": (200, "CANCELLED", "Pending", "Canceled"),
@@ -112,8 +108,7 @@ def run_event(function: LocalFunction, path: Path, verbose: bool = False) -> Row
     event = json.loads(path.read_text(encoding="utf-8"))
     sandbox = function.sandbox
     before, calls_before = _states(sandbox), len(sandbox.received())
-    # Powertools prints one EMF document per invocation to stdout, where Lambda turns it into
-    # metrics; the demo catches it to keep the table readable (--verbose prints it).
+    # Powertools prints each invocation's EMF document to stdout: caught, for a readable table.
     captured = io.StringIO()
     response: Any = None
     raised: Exception | None = None
@@ -148,8 +143,7 @@ def run_event(function: LocalFunction, path: Path, verbose: bool = False) -> Row
 
 
 def _result(response: Any, raised: Exception | None) -> dict[str, Any]:
-    """The result an answer carries: a proxy response's body, the result itself, or the status
-    and outcome an EventBridge raise carries."""
+    """The result an answer (a proxy response's body) or an EventBridge raise carries."""
     if raised is not None:
         outcome = getattr(raised, "outcome", type(raised).__name__)
         return {"statusCode": getattr(raised, "status_code", 0), "outcome": outcome}
@@ -187,8 +181,8 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def event_paths(explicit: str | None) -> list[Path]:
-    """The one event asked for (from events/ when not found as given), or every event in the
-    order EXPECTED defines, then the rest."""
+    """The one event asked for (from events/ when not found as given), or every event, in
+    EXPECTED's order."""
     if explicit is not None:
         path, sample = Path(explicit), EVENTS_DIR / Path(explicit).name
         return [sample if not path.exists() and sample.exists() else path]
@@ -262,11 +256,9 @@ def _print_details(row: Row) -> None:
     else:
         print(json.dumps(row.response, indent=2))
     if isinstance(row.response, dict) and isinstance(row.response.get("body"), str):
-        print("\nbody:")
-        print(json.dumps(json.loads(row.response["body"]), indent=2))
+        print("\nbody:", json.dumps(json.loads(row.response["body"]), indent=2), sep="\n")
     if row.metrics:
-        print("\nmetrics (EMF, printed to stdout as in Lambda):")
-        print("\n".join(row.metrics))
+        print("\nmetrics (EMF, printed to stdout as in Lambda):", *row.metrics, sep="\n")
     print()
 
 

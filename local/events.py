@@ -49,12 +49,8 @@ def api_rest_event(
     query: str = "",
     source_ip: str | None = None,
 ) -> dict[str, Any]:
-    """A REST API (payload v1) proxy event for `<method> /cashouts/<cashout_id>/cancel`.
-
-    `path` replaces the path (unknown routes); `catch_all` goes through a `/{proxy+}` resource.
-    `headers` (in the order received) and `query` replace the sample's; `source_ip` makes it an
-    unsigned request from that address, as the local API receives one.
-    """
+    """A REST API (payload v1) proxy event for `<method> /cashouts/<cashout_id>/cancel` (or
+    `path`, through `/{proxy+}` with `catch_all`); `source_ip` makes it an unsigned request."""
     event: dict[str, Any] = load_event("api-rest-cancel")
     path = path if path is not None else f"/cashouts/{cashout_id}/cancel"
     resource = CATCH_ALL_RESOURCE if catch_all else EXPLICIT_RESOURCE
@@ -147,7 +143,7 @@ def sqs_event(*bodies: Any, message_ids: list[str] | None = None) -> dict[str, A
 
 def received_sqs_event(messages: Iterable[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
     """The event Lambda's SQS event source builds from messages as ReceiveMessage returns them
-    (system and message attribute names "All"), for the queue `queue_arn`."""
+    (all system and message attributes) from the queue `queue_arn`."""
     sample = load_event(SQS_TEMPLATE)["Records"][0]
     records = []
     for message in messages:
@@ -178,12 +174,12 @@ def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
         attribute["stringValue"] = value["StringValue"]
     if "BinaryValue" in value:
         attribute["binaryValue"] = b64.b64encode(value["BinaryValue"]).decode("ascii")
-    attribute["stringListValues"] = list(value.get("StringListValues", []))
-    attribute["binaryListValues"] = [
-        b64.b64encode(item).decode("ascii") for item in value.get("BinaryListValues", [])
-    ]
-    attribute["dataType"] = value["DataType"]
-    return attribute
+    binaries = [b64.b64encode(item).decode("ascii") for item in value.get("BinaryListValues", [])]
+    return attribute | {
+        "stringListValues": list(value.get("StringListValues", [])),
+        "binaryListValues": binaries,
+        "dataType": value["DataType"],
+    }
 
 
 def direct_event(cashout_id: Any, external_id: Any, merchant: Any = None) -> dict[str, Any]:
@@ -194,9 +190,7 @@ def direct_event(cashout_id: Any, external_id: Any, merchant: Any = None) -> dic
 
 def _path_parameters(cashout_id: str | int, path: str, catch_all: bool) -> dict[str, str]:
     # API Gateway gives path parameters as strings; `{proxy+}` captures the path without its "/".
-    if catch_all:
-        return {"proxy": path.lstrip("/")}
-    return {"cashout_id": str(cashout_id)}
+    return {"proxy": path.lstrip("/")} if catch_all else {"cashout_id": str(cashout_id)}
 
 
 def _multi(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]] | None:

@@ -1,9 +1,7 @@
-"""A local stand-in for Lambda's SQS event source mapping, as the template's `BulkCancels`
-(docs/contract.md section 9): it polls a queue (`start`, then `drain` until it is empty), hands
-each execution environment batches of up to `batch_size` in Lambda's shape (local/events.py), at
-most `maximum_concurrency` at once, and deletes what the partial batch response says is done.
-The redrive to the dead-letter queue is SQS's (moto's). Not modelled: the batching window,
-back-off after failed invocations, scaling with the backlog.
+"""A local stand-in for Lambda's SQS event source mapping, the template's `BulkCancels`
+(docs/contract.md section 9): batches in Lambda's shape, at most `maximum_concurrency` at once,
+deleting what the partial batch response says is done; the redrive is SQS's (moto's). Not
+modelled: the batching window, back-off after failed invocations, scaling with the backlog.
 """
 
 from __future__ import annotations
@@ -42,16 +40,12 @@ class EventSourceMapping:
 
 @dataclass(frozen=True)
 class Batch:
-    """One invocation: its messages, those left for redelivery, and why all were (or None)."""
+    """One invocation: how many of its messages were deleted and handed back, and why all were
+    handed back (None: they were not)."""
 
-    message_ids: tuple[str, ...]
-    handed_back: frozenset[str]
+    deleted: int
+    handed_back: int
     failure: str | None = None
-
-    @property
-    def deleted(self) -> int:
-        """How many of its messages were deleted."""
-        return len(self.message_ids) - len(self.handed_back)
 
 
 @dataclass
@@ -71,21 +65,13 @@ class EventSourceRun:
     @property
     def handed_back(self) -> int:
         """Deliveries left in the queue for redelivery (one message may count several times)."""
-        return sum(len(batch.handed_back) for batch in self.batches)
-
-    @property
-    def failed_invocations(self) -> int:
-        """Invocations whose whole batch was left (the function raised or answered nonsense)."""
-        return sum(batch.failure is not None for batch in self.batches)
+        return sum(batch.handed_back for batch in self.batches)
 
 
 def left_for_redelivery(answer: Any, message_ids: Sequence[str]) -> frozenset[str] | None:
-    """The messages a partial batch response leaves for redelivery; None: the whole batch.
-
-    Lambda's rules: no answer, an empty object, or a null or empty `batchItemFailures` is complete
-    success; an identifier that is empty, null, under another key or not a message of the batch,
-    or an answer that is not such an object, fails it all.
-    """
+    """The messages a partial batch response leaves for redelivery; None: the whole batch. As
+    Lambda reads it: no answer, or a missing, null or empty `batchItemFailures`, is all done; an
+    answer of another shape, or an identifier not a message of the batch, fails it all."""
     if answer is None:
         return frozenset()
     failures = answer.get("batchItemFailures") if isinstance(answer, dict) else ()
@@ -93,21 +79,22 @@ def left_for_redelivery(answer: Any, message_ids: Sequence[str]) -> frozenset[st
         return frozenset()
     if not isinstance(failures, list):
         return None
-    listed: set[str] = set()
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not isinstance(identifier, str) or identifier not in message_ids:
-            return None
-        listed.add(identifier)
+    listed: list[Any] = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
+    if not all(isinstance(identifier, str) and identifier in message_ids for identifier in listed):
+        return None
     return frozenset(listed)
+
+
+def queue_arn(client: Any, queue_url: str) -> str:
+    """A queue's ARN."""
+    found = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(found["Attributes"]["QueueArn"])
 
 
 def messages_in(client: Any, queue_url: str) -> int:
     """Messages in a queue: visible, in flight or delayed."""
-    names = [
-        "ApproximateNumberOf" + what
-        for what in ("Messages", "MessagesNotVisible", "MessagesDelayed")
-    ]
+    kinds = ("Messages", "MessagesNotVisible", "MessagesDelayed")
+    names = [f"ApproximateNumberOf{kind}" for kind in kinds]
     found = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
     return sum(int(count) for count in found["Attributes"].values())
 
@@ -120,10 +107,7 @@ class SqsEventSource:
     ) -> None:
         self._client, self.mapping = client, mapping
         self._environments = list(environments)[: mapping.maximum_concurrency]
-        attributes = client.get_queue_attributes(
-            QueueUrl=mapping.queue_url, AttributeNames=["QueueArn"]
-        )
-        self.queue_arn = attributes["Attributes"]["QueueArn"]
+        self.queue_arn = queue_arn(client, mapping.queue_url)
         self._run = EventSourceRun()
         self._lock = threading.Lock()
         self._running = 0
@@ -133,19 +117,12 @@ class SqsEventSource:
         self._started = 0.0
         self._errors: list[BaseException] = []
 
-    @property
-    def environments(self) -> int:
-        """How many execution environments it invokes."""
-        return len(self._environments)
-
     def start(self) -> None:
         """Start polling; the pollers wait on an empty queue until `drain` is called."""
         self._started = time.monotonic()
-        self._pollers = [
-            threading.Thread(target=self._poller, args=(environment,), daemon=True)
-            for environment in self._environments
-        ]
-        for poller in self._pollers:
+        for environment in self._environments:
+            poller = threading.Thread(target=self._poller, args=(environment,), daemon=True)
+            self._pollers.append(poller)
             poller.start()
 
     def drain(self, timeout: float) -> EventSourceRun:
@@ -181,11 +158,7 @@ class SqsEventSource:
                     self._deliver(environment, [dict(message) for message in messages])
                 # Twice: the counts are not read at one instant, and a message whose visibility
                 # timeout ends between two readings is in neither count.
-                elif (
-                    self._draining.is_set()
-                    and not self.messages_left()
-                    and not self.messages_left()
-                ):
+                elif self._draining.is_set() and not self._left() and not self._left():
                     self._stop.set()
                 else:
                     self._stop.wait(IDLE_PAUSE_SECONDS)
@@ -193,8 +166,7 @@ class SqsEventSource:
             self._errors.append(exc)
             self._stop.set()
 
-    def messages_left(self) -> int:
-        """Messages in the queue: visible, in flight or delayed."""
+    def _left(self) -> int:
         return messages_in(self._client, self.mapping.queue_url)
 
     def _deliver(self, environment: Environment, messages: list[dict[str, Any]]) -> None:
@@ -223,4 +195,4 @@ class SqsEventSource:
             if answer.get("Failed"):
                 raise RuntimeError(f"SQS refused to delete: {answer['Failed']}")
         with self._lock:
-            self._run.batches.append(Batch(ids, handed_back, failure))
+            self._run.batches.append(Batch(len(done), len(handed_back), failure))
