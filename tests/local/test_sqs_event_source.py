@@ -273,7 +273,7 @@ def test_no_more_than_maximum_concurrency_invocations_run_at_once(queues: Queues
         with lock:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.05)
+        time.sleep(0.2)  # long enough for the other poller's receive, even on a busy machine
         with lock:
             running -= 1
         return {"batchItemFailures": []}
