@@ -75,14 +75,10 @@ class SqsCaller:
         # A message is done once a result of it is on the bus, never also delivered again: the
         # same message twice in a batch is one cancel asked twice.
         again |= {e.request_id for e in finals} - published
-        failed = [m.message_id for m in _unique(messages) if m.message_id in again]
+        # In batch order, each message id once (the same message may be delivered twice).
+        failed = [i for i in dict.fromkeys(m.message_id for m in messages) if i in again]
         record_batch_item_failures(len(failed))
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
-
-
-def _unique(messages: list[_Message]) -> list[_Message]:
-    """The messages in batch order, each message id once."""
-    return list({m.message_id: m for m in reversed(messages)}.values())[::-1]
 
 
 def _message(record: dict[str, Any]) -> _Message:
